@@ -1,0 +1,48 @@
+"""The `drumbeat` command line: one module per subcommand, registered here.
+
+Each subcommand module exposes ``register(subparsers)`` which adds its parser and sets
+``handler`` (a function taking the parsed args and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.cli import check_config, migrate, pending
+
+# Order here is the order in `drumbeat --help`.
+COMMAND_MODULES = (migrate, check_config, pending)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drumbeat",
+        description="Drumbeat runs a revenue team's operating rhythms in Slack, from CRM data.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.handler(args)
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())

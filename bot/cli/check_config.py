@@ -1,0 +1,50 @@
+"""`drumbeat check-config [PATH]`: validate the org config and print every problem."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bot.cli.common import console, load_settings, print_config_error
+from rhythms.config import ConfigError, load_org_config
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "check-config",
+        help="validate drumbeat.toml and list every problem with its path",
+        description=(
+            "Validate the org config (default: DRUMBEAT_CONFIG or ./drumbeat.toml). Prints each "
+            "problem as 'path.in.file: message' and exits 2 if there is any."
+        ),
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="config file to check")
+    parser.add_argument(
+        "--crm",
+        action="store_true",
+        help="also list CRM owners in the database that map to no person",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    path: Path = args.path or settings.config_path
+    try:
+        cfg = load_org_config(path)
+    except ConfigError as exc:
+        print_config_error(exc)
+        return 2
+    reps = sum(1 for p in cfg.people if p.role == "rep")
+    enabled = sum(1 for r in cfg.rhythms.values() if r.enabled)
+    console.print(
+        f"[green]ok[/] {path}: {len(cfg.teams)} teams, {len(cfg.people)} people ({reps} reps), "
+        f"{len(cfg.metrics)} metrics configured, {enabled}/{len(cfg.rhythms)} rhythms on, "
+        f"{len(cfg.alerts)} alert rules"
+    )
+    if args.crm:
+        from bot.cli.crm_check import report_unmatched_owners
+
+        return report_unmatched_owners(settings, cfg)
+    return 0

@@ -1,0 +1,38 @@
+"""`drumbeat migrate`: bring the database schema up to date (Alembic `upgrade head`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot import db
+from bot.cli.common import console, err_console, load_settings
+from metrics.store import redacted
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Run the Alembic migrations against DRUMBEAT_DATABASE_URL (or --database-url).",
+    )
+    parser.add_argument("--database-url", help="override DRUMBEAT_DATABASE_URL")
+    parser.add_argument("--revision", default="head", help="target revision (default: head)")
+    parser.add_argument(
+        "--downgrade", action="store_true", help="downgrade to --revision instead (e.g. 'base')"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = args.database_url or load_settings().database_url
+    try:
+        if args.downgrade:
+            db.downgrade(url, args.revision)
+        else:
+            db.upgrade(url, args.revision)
+    except Exception as exc:  # a CLI boundary: report, do not trace back
+        err_console.print(f"[red]migration failed on {redacted(url)}:[/] {exc}")
+        return 1
+    console.print(f"schema at revision {db.current_revision(url)} on {redacted(url)}")
+    return 0

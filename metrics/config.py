@@ -1,0 +1,316 @@
+"""Org-config models for the numbers: org, calendar, currency, teams, people, metrics, targets.
+
+These are the parts of `drumbeat.toml` that `metrics/` needs. The rhythm and alert sections
+live in `rhythms.config`, which composes this into the whole file's model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
+
+Role = Literal["rep", "manager", "exec", "admin"]
+ROLES: tuple[Role, ...] = ("rep", "manager", "exec", "admin")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MetricKind = Literal["input", "output"]
+MetricUnit = Literal["count", "currency", "percent", "days", "ratio"]
+MetricSource = Literal["builtin", "activities", "deals", "ratio"]
+Aggregation = Literal["count", "sum", "avg"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like 'America/Chicago')"
+        ) from exc
+    return value
+
+
+def check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lowercase letters, digits and '_', "
+            "starting with a letter"
+        )
+    return value
+
+
+def _check_required_timezone(value: str) -> str:
+    check_timezone(value)
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_required_timezone)]
+Name = Annotated[str, AfterValidator(check_name)]
+
+
+class CalendarConfig(Strict):
+    """Working days, hours and holidays: what 'pace' and 'a working day' mean."""
+
+    country: str | None = Field(None, description="ISO country code for public holidays, e.g. 'US'")
+    subdivision: str | None = Field(None, description="State/province code for holidays, e.g. 'CA'")
+    working_days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    workday_start: dt.time = dt.time(9, 0)
+    workday_end: dt.time = dt.time(18, 0)
+    extra_holidays: tuple[dt.date, ...] = ()
+
+    @field_validator("working_days")
+    @classmethod
+    def _nonempty(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not value:
+            raise ValueError("at least one working day is needed")
+        return value
+
+    @field_validator("workday_end")
+    @classmethod
+    def _end_after_start(cls, value: dt.time, info: object) -> dt.time:
+        start = getattr(info, "data", {}).get("workday_start")
+        if start is not None and value <= start:
+            raise ValueError("must be later than workday_start")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import holidays
+
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday calendar for country {value!r}")
+        return value.upper()
+
+
+class CurrencyConfig(Strict):
+    reporting: str = "USD"
+    rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="Units of the reporting currency per one unit of each other currency",
+    )
+
+    @field_validator("reporting")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _CURRENCY.match(value):
+            raise ValueError(f"{value!r} is not a 3-letter ISO currency code")
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _rate_codes(cls, value: dict[str, float]) -> dict[str, float]:
+        for code in value:
+            if not _CURRENCY.match(code):
+                raise ValueError(f"{code!r} is not a 3-letter ISO currency code")
+        return value
+
+
+class OrgSettings(Strict):
+    name: str = Field(min_length=1)
+    timezone: TimeZoneName = "UTC"
+    transparent_scoreboards: bool = Field(
+        True, description="Reps may see teammates' numbers, not only their own and the team's"
+    )
+    status_green_at: float = Field(
+        1.0, gt=0, description="Share of pace at or above which a metric is green"
+    )
+    status_yellow_at: float = Field(
+        0.8, gt=0, description="Share of pace at or above which it is yellow"
+    )
+
+    @field_validator("status_yellow_at")
+    @classmethod
+    def _bands(cls, value: float, info: object) -> float:
+        green = getattr(info, "data", {}).get("status_green_at")
+        if green is not None and value > green:
+            raise ValueError("must not exceed status_green_at")
+        return value
+
+
+class TargetSet(Strict):
+    daily: NonNegativeFloat | None = None
+    weekly: NonNegativeFloat | None = None
+    monthly: NonNegativeFloat | None = None
+
+
+class TeamConfig(Strict):
+    key: Name
+    name: str = Field(min_length=1)
+    function: Literal["sdr", "ae", "cs", "marketing", "other"] = "other"
+    manager: str | None = Field(None, description="Email of the team's manager (a person below)")
+    channel: str | None = Field(None, description="Team channel, e.g. '#sdr-team' or a channel id")
+
+
+class PersonConfig(Strict):
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: str = Field(min_length=1)
+    role: Role
+    team: str | None = None
+    manager: str | None = Field(
+        None, description="Email of the manager; default: the team's manager"
+    )
+    slack_user_id: str | None = None
+    crm_owner_ids: dict[str, str] = Field(
+        default_factory=dict, description="Explicit CRM owner id per source, e.g. {hubspot = '123'}"
+    )
+    crm_email: str | None = Field(None, description="Email used in the CRM when it differs")
+    timezone: TimeZoneName | None = Field(
+        None, description="Overrides the Slack profile's time zone"
+    )
+    targets: dict[str, TargetSet] = Field(
+        default_factory=dict, description="Per-person target overrides, keyed by metric name"
+    )
+    active: bool = True
+
+    @field_validator("email", "manager", "crm_email")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.strip().lower() if value is not None else None
+
+    @field_validator("slack_user_id")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_ID.match(value):
+            raise ValueError(f"{value!r} does not look like a Slack user id (e.g. 'U024BE7LH')")
+        return value
+
+
+class MetricConfig(Strict):
+    """A metric: a built-in by name (set targets, label), or a custom filter + aggregation."""
+
+    name: Name
+    label: str | None = None
+    kind: MetricKind | None = None
+    unit: MetricUnit | None = None
+    source: MetricSource = "builtin"
+    description: str | None = None
+    filter: dict[str, str | int | float | bool | list[str]] = Field(
+        default_factory=dict,
+        description="Field filters on activities or deals, e.g. "
+        "{kind = 'call', outcome = 'connected'}",
+    )
+    date_field: str | None = Field(
+        None, description="Which timestamp places a record on a day (default per source)"
+    )
+    aggregation: Aggregation = "count"
+    value_field: str | None = Field(None, description="Field summed or averaged, e.g. 'amount'")
+    numerator: str | None = Field(None, description="For source = 'ratio': metric divided")
+    denominator: str | None = Field(None, description="For source = 'ratio': metric divided by")
+    higher_is_better: bool = True
+    targets: dict[str, TargetSet] = Field(
+        default_factory=dict,
+        description="Targets keyed by role ('rep', 'manager') or team key ('sdr'); team beats role",
+    )
+
+
+class MetricsConfig(Strict):
+    """The part of the org config that `metrics/` reads."""
+
+    org: OrgSettings
+    calendar: CalendarConfig = CalendarConfig()
+    currency: CurrencyConfig = CurrencyConfig()
+    teams: tuple[TeamConfig, ...] = ()
+    people: tuple[PersonConfig, ...] = ()
+    metrics: tuple[MetricConfig, ...] = ()
+
+    def person(self, email: str) -> PersonConfig | None:
+        email = email.lower()
+        return next((p for p in self.people if p.email == email), None)
+
+    def team(self, key: str) -> TeamConfig | None:
+        return next((t for t in self.teams if t.key == key), None)
+
+    def metric(self, name: str) -> MetricConfig | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+def metrics_problems(cfg: MetricsConfig, builtin_metrics: frozenset[str]) -> list[tuple[str, str]]:
+    """Cross-reference checks pydantic cannot do field by field: (path, message) pairs."""
+    problems: list[tuple[str, str]] = []
+    team_keys = [t.key for t in cfg.teams]
+    emails = [p.email for p in cfg.people]
+    for i, key in enumerate(team_keys):
+        if key in team_keys[:i]:
+            problems.append((f"teams[{i}].key", f"duplicate team key {key!r}"))
+    for i, email in enumerate(emails):
+        if email in emails[:i]:
+            problems.append((f"people[{i}].email", f"duplicate person {email!r}"))
+    known_people = set(emails)
+    for i, team in enumerate(cfg.teams):
+        if team.manager is not None and team.manager.lower() not in known_people:
+            problems.append((f"teams[{i}].manager", f"no person with email {team.manager!r}"))
+    slack_ids: dict[str, int] = {}
+    for i, person in enumerate(cfg.people):
+        if person.team is not None and person.team not in team_keys:
+            problems.append((f"people[{i}].team", f"unknown team {person.team!r}"))
+        if person.role == "rep" and person.team is None:
+            problems.append((f"people[{i}].team", "a rep needs a team"))
+        if person.manager is not None and person.manager not in known_people:
+            problems.append((f"people[{i}].manager", f"no person with email {person.manager!r}"))
+        if person.manager == person.email:
+            problems.append((f"people[{i}].manager", "a person cannot manage themselves"))
+        if person.slack_user_id:
+            if person.slack_user_id in slack_ids:
+                other = slack_ids[person.slack_user_id]
+                problems.append((f"people[{i}].slack_user_id", f"also used by people[{other}]"))
+            slack_ids[person.slack_user_id] = i
+    metric_names = [m.name for m in cfg.metrics]
+    known_metrics = builtin_metrics | set(metric_names)
+    target_keys = set(ROLES) | set(team_keys)
+    for i, metric in enumerate(cfg.metrics):
+        path = f"metrics[{i}]"
+        if metric.name in metric_names[:i]:
+            problems.append((f"{path}.name", f"duplicate metric {metric.name!r}"))
+        if metric.source == "builtin" and metric.name not in builtin_metrics:
+            problems.append(
+                (
+                    f"{path}.name",
+                    f"{metric.name!r} is not a built-in metric; set source to "
+                    "'activities', 'deals' or 'ratio' to define a custom one",
+                )
+            )
+        if metric.source in ("activities", "deals") and metric.kind is None:
+            problems.append((f"{path}.kind", "a custom metric needs kind = 'input' or 'output'"))
+        if metric.source == "ratio":
+            for side in ("numerator", "denominator"):
+                ref = getattr(metric, side)
+                if ref is None:
+                    problems.append((f"{path}.{side}", "required for source = 'ratio'"))
+                elif ref not in known_metrics:
+                    problems.append((f"{path}.{side}", f"unknown metric {ref!r}"))
+        if (
+            metric.aggregation in ("sum", "avg")
+            and metric.source in ("activities", "deals")
+            and metric.value_field is None
+        ):
+            problems.append(
+                (f"{path}.value_field", f"required for aggregation = '{metric.aggregation}'")
+            )
+        for key in metric.targets:
+            if key not in target_keys:
+                problems.append(
+                    (f"{path}.targets.{key}", "not a role (rep, manager, exec, admin) or team key")
+                )
+    for i, person in enumerate(cfg.people):
+        for name in person.targets:
+            if name not in known_metrics:
+                problems.append((f"people[{i}].targets.{name}", f"unknown metric {name!r}"))
+    return problems
