@@ -1,0 +1,119 @@
+"""The delivery outbox: how rhythms hand messages to `bot/` without calling Slack.
+
+A rhythm run writes one `Delivery` row per (rhythm, period key, recipient, part). The unique
+key makes `enqueue` idempotent: running the same period twice, or on two replicas, writes
+each delivery once. `bot.sender` drains pending rows and records what Slack answered.
+
+Payloads by `kind` (all JSON):
+- ``message``: ``{"text": str, "blocks": [...]?}`` → ``chat.postMessage`` to `recipient`
+  (a user id opens the app DM directly, or a channel); in the thread of `thread_of_id`'s
+  message when set.
+- ``ephemeral``: ``{"user": str, "text": str, "blocks": [...]?}`` → ``chat.postEphemeral``.
+- ``update``: ``{"text": str, "blocks": [...]?}`` → ``chat.update`` of the message that
+  delivery `thread_of_id` posted (alerts resolving, acknowledgements).
+- ``upload``: ``{"filename": str, "title": str, "png_base64": str, "comment": str?}`` →
+  ``files.getUploadURLExternal`` + upload + ``files.completeUploadExternal`` into `recipient`
+  (in the thread of `thread_of_id` when set).
+- ``view_publish``: ``{"view": {...}}`` → ``views.publish`` for user `recipient`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rhythms.models import Delivery
+
+DeliveryKind = Literal["message", "ephemeral", "update", "upload", "view_publish"]
+DELIVERY_KINDS: tuple[DeliveryKind, ...] = (
+    "message",
+    "ephemeral",
+    "update",
+    "upload",
+    "view_publish",
+)
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "message": ("text",),
+    "ephemeral": ("user", "text"),
+    "update": ("text",),
+    "upload": ("filename", "title", "png_base64"),
+    "view_publish": ("view",),
+}
+
+
+class OutboxError(ValueError):
+    """A delivery that could never be sent (bad kind or payload): a bug in the rhythm."""
+
+
+def validate_payload(kind: str, payload: dict[str, Any]) -> None:
+    if kind not in _REQUIRED:
+        raise OutboxError(f"unknown delivery kind {kind!r}")
+    missing = [key for key in _REQUIRED[kind] if not payload.get(key)]
+    if missing:
+        raise OutboxError(f"{kind} payload lacks {', '.join(missing)}")
+    if kind in ("update",) and payload.get("channel"):
+        raise OutboxError("update payloads name their target through thread_of_id")
+
+
+def enqueue(
+    session: Session,
+    *,
+    rhythm: str,
+    period_key: str,
+    recipient: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+    kind: DeliveryKind = "message",
+    part: str = "main",
+    run_id: int | None = None,
+    thread_of_id: int | None = None,
+    not_before: dt.datetime | None = None,
+) -> Delivery:
+    """Write one delivery unless its (rhythm, period, recipient, part) exists; return the row.
+
+    Uses a savepoint, so a duplicate leaves the caller's transaction usable.
+    """
+    validate_payload(kind, payload)
+    existing = _find(session, rhythm, period_key, recipient, part)
+    if existing is not None:
+        return existing
+    row = Delivery(
+        rhythm=rhythm,
+        period_key=period_key,
+        recipient=recipient,
+        part=part,
+        kind=kind,
+        payload=payload,
+        run_id=run_id,
+        thread_of_id=thread_of_id,
+        status="pending",
+        attempts=0,
+        not_before=not_before or now,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = _find(session, rhythm, period_key, recipient, part)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+def _find(
+    session: Session, rhythm: str, period_key: str, recipient: str, part: str
+) -> Delivery | None:
+    return session.scalars(
+        select(Delivery).where(
+            Delivery.rhythm == rhythm,
+            Delivery.period_key == period_key,
+            Delivery.recipient == recipient,
+            Delivery.part == part,
+        )
+    ).first()
