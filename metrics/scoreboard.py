@@ -1,0 +1,61 @@
+"""What a scoreboard says about one person on one day: the data rhythms compose from.
+
+Plain frozen dataclasses, no Slack. The metrics engine fills them (`metrics.scoreboards`);
+rhythms turn them into Block Kit. Values are in the metric's unit (currency already in the
+reporting currency).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["green", "yellow", "red", "none"]
+
+
+@dataclass(frozen=True)
+class MetricStatus:
+    """One metric against its target and pace for a period, as of an instant."""
+
+    metric: str
+    label: str
+    unit: str  # count | currency | percent | days | ratio
+    kind: str  # input | output
+    value: float
+    target: float | None  # for the whole period (None: no target configured)
+    expected_now: float | None  # the part of the target due by `as_of` (pace)
+    status: Status  # value vs expected_now with the org's bands; "none" without target
+    shortfall: float  # how much more is needed to be back on pace (0 when on pace)
+    history: tuple[float, ...] = ()  # the last 7 local days, oldest first, for sparklines
+
+    @property
+    def pace_ratio(self) -> float | None:
+        if self.expected_now is None or self.expected_now <= 0:
+            return None
+        return self.value / self.expected_now
+
+
+@dataclass(frozen=True)
+class PersonScoreboard:
+    person_id: int
+    name: str
+    email: str
+    slack_user_id: str | None
+    team_key: str | None
+    timezone: str
+    day: dt.date  # local day the numbers are for
+    as_of: dt.datetime  # aware UTC instant the pace is measured at
+    metrics: tuple[MetricStatus, ...]  # input metrics with targets first, in config order
+    streak_days: int = 0  # working days in a row at or above every daily target
+    team_rank: int | None = None  # 1 = best in team by share of pace
+    team_size: int = 0
+    notes: tuple[str, ...] = field(default=())  # e.g. "Holiday: Thanksgiving Day"
+
+    @property
+    def on_pace(self) -> int:
+        return sum(1 for m in self.metrics if m.status == "green")
+
+    @property
+    def with_target(self) -> int:
+        return sum(1 for m in self.metrics if m.status != "none")
