@@ -135,3 +135,8 @@ def unmatched_owners(session: Session) -> list[CrmUser]:
             .order_by(CrmUser.active.desc(), CrmUser.source, CrmUser.email)
         )
     )
+
+
+def person_timezone(person: Person, org_default: str) -> str:
+    """The zone a person lives in: config override, else Slack profile, else the org's."""
+    return person.timezone_override or person.slack_timezone or org_default
