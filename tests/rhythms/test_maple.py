@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot.sandbox.blockkit import validate_blocks, validate_view
+from metrics.models import Person
+from rhythms.maple import (
+    last_planned,
+    participation,
+    previous_week_key,
+    revisions,
+    save_reply,
+    week_bounds,
+    week_key,
+    week_label,
+)
+from rhythms.maple_digest import DigestEntry, emergency_blocks, maple_digest
+from rhythms.maple_modal import (
+    ModalContext,
+    maple_modal,
+    modal_metadata,
+    parse_submission,
+    planned_items,
+)
+
+NOW = dt.datetime(2026, 11, 20, 20, 0, tzinfo=dt.UTC)
+
+
+def _state(**values: str) -> dict[str, Any]:
+    return {
+        "values": {
+            k: {"value": {"type": "plain_text_input", "value": v}} for k, v in values.items()
+        }
+    }
+
+
+def test_week_keys() -> None:
+    assert week_key(dt.date(2026, 11, 20)) == "2026-W47"
+    assert week_bounds("2026-W47") == (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    assert previous_week_key("2026-W01") == "2025-W52"
+    assert week_label("2026-W47") == "Week 47 · Nov 16–Nov 22"
+    with pytest.raises(ValueError, match="ISO week"):
+        week_bounds("2026-47")
+
+
+def test_planned_items_strip_bullets() -> None:
+    text = "- Close Globex\n\n2. Hire SDR\n• Fix routing  \n* QBR deck"
+    assert planned_items(text) == ["Close Globex", "Hire SDR", "Fix routing", "QBR deck"]
+
+
+def test_modal_is_valid_and_carries_checklist_and_draft() -> None:
+    ctx = ModalContext(
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=7,
+        week_label="Week 47",
+        metrics_text="*Calls* 262/300",
+        last_planned=("Close Globex", "x" * 200),
+    )
+    view = maple_modal(ctx, {"advanced": "Signed Initech", "advanced_done": ["1"]})
+    assert validate_view(view) == []
+    assert len(view["title"]["text"]) <= 24
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    checklist = blocks["advanced_done"]["element"]
+    assert checklist["options"][0]["text"]["text"] == "Close Globex"
+    assert len(checklist["options"][1]["text"]["text"]) <= 75
+    assert checklist["initial_options"] == [checklist["options"][1]]
+    assert blocks["advanced"]["element"]["initial_value"] == "Signed Initech"
+    assert modal_metadata(view) == {"rhythm": "maple", "period": "2026-W47", "person": 7}
+
+
+def test_parse_submission_validates_inline() -> None:
+    view = {"state": _state(advanced="  ", planned="-\n*", emergencies="x" * 2001)}
+    answers, errors = parse_submission(view)
+    assert set(errors) == {"advanced", "planned", "emergencies"}
+    assert "2000" in errors["emergencies"]
+    answers, errors = parse_submission(view, draft=True)
+    assert set(errors) == {"emergencies"}  # drafts skip required checks, not limits
+    good = {"state": _state(advanced="Won Acme\r\nHired Bo\x07", planned="- A\n- B")}
+    answers, errors = parse_submission(good)
+    assert errors == {}
+    assert answers["advanced"] == "Won Acme\nHired Bo"
+    assert answers["learnings"] == ""
+
+
+def test_tampered_metadata_is_refused() -> None:
+    with pytest.raises(ValueError, match="metadata"):
+        modal_metadata({"private_metadata": "{not json"})
+    with pytest.raises(ValueError, match="metadata"):
+        modal_metadata({"private_metadata": json.dumps({"rhythm": "maple"})})
+
+
+def _person(session: Session, email: str = "m@acme.example") -> int:
+    person = Person(email=email, name="M", role="manager", active=True)
+    session.add(person)
+    session.flush()
+    return person.id
+
+
+def test_save_submit_edit_keeps_history(session: Session) -> None:
+    pid = _person(session)
+    first = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={"advanced": "draft"},
+        submit=False,
+        now=NOW,
+    )
+    assert first.reply.status == "draft" and not first.first_submission
+    sub = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={"advanced": "A1", "planned": "- P1\n- P2", "emergencies": "Churn!"},
+        submit=True,
+        now=NOW + dt.timedelta(minutes=5),
+    )
+    assert sub.first_submission and sub.emergency_changed
+    edit = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={"advanced": "A2", "planned": "- P1", "emergencies": "Churn!"},
+        submit=True,
+        now=NOW + dt.timedelta(minutes=9),
+    )
+    assert not edit.first_submission and not edit.emergency_changed
+    stray = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={"advanced": "scratch"},
+        submit=False,
+        now=NOW + dt.timedelta(hours=1),
+    )
+    session.commit()
+    assert stray.reply.status == "submitted"
+    assert stray.reply.answers["advanced"] == "A2"  # a draft never overwrites a submission
+    assert stray.reply.submitted_at == NOW + dt.timedelta(minutes=5)
+    history = revisions(session, reply_id=stray.reply.id)
+    assert [r.answers.get("advanced") for r in history] == ["draft", "A1", "A2", "scratch"]
+    assert last_planned(session, rhythm="maple", period_key="2026-W48", person_id=pid) == ["P1"]
+    assert last_planned(session, rhythm="maple", period_key="2026-W47", person_id=pid) == []
+
+
+def test_participation_buckets(session: Session) -> None:
+    ids = [_person(session, f"p{i}@acme.example") for i in range(4)]
+    deadline = NOW + dt.timedelta(days=3)
+    save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=ids[0],
+        answers={"advanced": "a", "planned": "b"},
+        submit=True,
+        now=NOW,
+    )
+    save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=ids[1],
+        answers={"advanced": "a", "planned": "b"},
+        submit=True,
+        now=deadline + dt.timedelta(minutes=1),
+    )
+    save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=ids[2],
+        answers={"advanced": "a"},
+        submit=False,
+        now=NOW,
+    )
+    stats = participation(
+        session, rhythm="maple", period_key="2026-W47", person_ids=ids, deadline=deadline
+    )
+    assert (stats.on_time, stats.late, stats.missing) == ((ids[0],), (ids[1],), (ids[2], ids[3]))
+    assert stats.answered_share == 0.5
+
+
+def test_digest_names_everyone_and_stays_within_limits() -> None:
+    long_text = "word " * 200
+    entries = [
+        DigestEntry(
+            person_name=f"Manager {i:02d}",
+            slack_user_id=f"U{i:04d}",
+            team_name=f"Team {i % 3}",
+            metrics_line="Calls 10/12",
+            answers={
+                "advanced": long_text if i == 3 else "Closed Acme",
+                "planned": "- next",
+                "emergencies": "Help" if i == 5 else "",
+            },
+        )
+        for i in range(70)
+    ]
+    from rhythms.maple import Participation
+
+    stats = Participation(tuple(range(60)), tuple(range(60, 70)), (99, 100))
+    parts = maple_digest(
+        week_label="Week 47",
+        entries=entries,
+        missing=[("Zed", "Team 1"), ("Yan", "Team 2")],
+        stats=stats,
+        trend=[0.8, 0.9],
+    )
+    assert len(parts) >= 2
+    text = json.dumps([p.blocks for p in parts], ensure_ascii=False)
+    for i in range(70):
+        assert f"Manager {i:02d}" in text
+    assert "Zed (Team 1)" in text and "🚨" in text and "80% 90%" in text
+    for part in parts:
+        assert validate_blocks(part.blocks, "message") == []
+        for thread in part.threads:
+            assert validate_blocks(thread["blocks"], "message") == []
+    assert sum(len(p.threads) for p in parts) == 1  # only the long one gets a thread
+
+
+def test_emergency_message_and_acknowledged_version() -> None:
+    text, blocks = emergency_blocks(
+        author_name="Tom",
+        author_slack_id="U1",
+        team_name="AE",
+        week_label="Week 47",
+        text="Globex churning\nneed exec",
+        reply_id=42,
+    )
+    assert "Tom" in text and validate_blocks(blocks) == []
+    button = blocks[-1]["elements"][0]
+    assert button["value"] == "42"
+    _, acked = emergency_blocks(
+        author_name="Tom",
+        author_slack_id="U1",
+        team_name="AE",
+        week_label="Week 47",
+        text="x",
+        reply_id=42,
+        acked_by="U9",
+    )
+    assert "Acknowledged by <@U9>" in json.dumps(acked)
+    assert all(b["type"] != "actions" for b in acked)
