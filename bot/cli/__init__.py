@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import check_config, migrate, pending
+from bot.cli import check_config, export, migrate, pending
 
 # Order here is the order in `drumbeat --help`.
-COMMAND_MODULES = (migrate, check_config, pending)
+COMMAND_MODULES = (migrate, check_config, export, pending)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

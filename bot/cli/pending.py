@@ -23,7 +23,6 @@ PENDING: dict[str, tuple[str, str]] = {
     ),
     "preview": ("print what a rhythm would send, without sending", "the rhythm engine issue (#6)"),
     "metric": ("look up a metric for a person, team or the org", "the commands issue (#10)"),
-    "export": ("export MAPLE updates or monthly reviews", "the MAPLE and review issues (#7, #8)"),
 }
 
 

@@ -251,3 +251,31 @@ def test_emergency_message_and_acknowledged_version() -> None:
     )
     assert "Acknowledged by <@U9>" in json.dumps(acked)
     assert all(b["type"] != "actions" for b in acked)
+
+
+def test_export_csv_and_markdown(session: Session) -> None:
+    import csv
+    import io
+
+    from rhythms.maple_export import export_rows, to_csv, to_markdown
+
+    pid = _person(session)
+    save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={"advanced": 'Won "Acme", 2 deals\nline two', "planned": "- P1"},
+        submit=True,
+        now=NOW,
+    )
+    session.commit()
+    rows = export_rows(session, rhythm="maple", period_key="2026-W47")
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert parsed[0]["advanced"] == 'Won "Acme", 2 deals\nline two'
+    assert parsed[0]["status"] == "submitted"
+    md = to_markdown(rows, period_key="2026-W47")
+    assert md.startswith("# MAPLE updates · Week 47") and "**A** — Won" in md
+    assert "No updates" in to_markdown([], period_key="2026-W46")
+    with pytest.raises(ValueError, match="ISO week"):
+        export_rows(session, rhythm="maple", period_key="last week")
