@@ -1,0 +1,240 @@
+"""The alert state machine for one (rule, subject), and its race-safe persistence.
+
+States: ``ok → pending → firing → resolved → ok``.
+
+- A breach moves ``ok`` to ``pending``; still breached after the rule's grace period it
+  becomes ``firing`` and emits ``fire`` (once: no re-alert while firing).
+- A clear while ``pending`` goes back to ``ok`` silently; while ``firing`` it becomes
+  ``resolved`` and emits ``resolve`` (the bot updates the original message, no new ping).
+- ``resolved`` holds for the cooldown: a breach inside it does not fire again.
+- Hysteresis: the evaluator says ``breached``/``cleared`` separately; a value between the
+  two (hovering at a band edge) keeps the current state, so it does not flap.
+
+`advance` is pure. `transition` applies it to the `alert_states` row with compare-and-set on
+`version`, so two replicas evaluating the same tick emit each transition once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rhythms.models import AlertEvent, AlertState
+
+State = Literal["ok", "pending", "firing", "resolved"]
+Emit = Literal["fire", "resolve"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: State
+    since: dt.datetime
+    fired_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    cooldown_until: dt.datetime | None = None
+    red_days: int = 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the evaluator saw: breached, cleared (both false = inside the hysteresis band)."""
+
+    breached: bool
+    cleared: bool
+    value: float | None = None
+
+
+def advance(
+    snap: Snapshot,
+    obs: Observation,
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    cooldown: dt.timedelta,
+) -> tuple[Snapshot, Emit | None]:
+    """The next state and what to tell people (pure)."""
+    state = snap.state
+    if state == "resolved" and snap.cooldown_until is not None and now < snap.cooldown_until:
+        return snap, None
+    if state == "resolved":
+        state = "ok"
+        snap = replace(snap, state="ok", since=now)
+    if state == "ok":
+        if not obs.breached:
+            return snap, None
+        if grace <= dt.timedelta(0):
+            return replace(snap, state="firing", since=now, fired_at=now, resolved_at=None), "fire"
+        return replace(snap, state="pending", since=now), None
+    if state == "pending":
+        if obs.cleared or not obs.breached:
+            return replace(snap, state="ok", since=now), None
+        if now - snap.since >= grace:
+            return replace(snap, state="firing", since=now, fired_at=now, resolved_at=None), "fire"
+        return snap, None
+    # firing
+    if obs.cleared:
+        return replace(
+            snap, state="resolved", since=now, resolved_at=now, cooldown_until=now + cooldown
+        ), "resolve"
+    return snap, None
+
+
+_STATES: dict[str, State] = {
+    "ok": "ok",
+    "pending": "pending",
+    "firing": "firing",
+    "resolved": "resolved",
+}
+
+
+def _snapshot(row: AlertState) -> Snapshot:
+    return Snapshot(
+        state=_STATES.get(row.state, "ok"),
+        since=row.since,
+        fired_at=row.fired_at,
+        resolved_at=row.resolved_at,
+        cooldown_until=row.cooldown_until,
+        red_days=row.red_days,
+    )
+
+
+def load_or_create(session: Session, *, rule: str, subject: str, now: dt.datetime) -> AlertState:
+    row = session.get(AlertState, (rule, subject))
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = AlertState(
+                rule=rule, subject=subject, state="ok", since=now, version=0, red_days=0
+            )
+            session.add(row)
+    except IntegrityError:
+        row = session.get(AlertState, (rule, subject), populate_existing=True)
+        if row is None:
+            raise
+    return row
+
+
+@dataclass(frozen=True)
+class Transition:
+    rule: str
+    subject: str
+    emit: Emit | None
+    state: State
+    value: float | None
+    delivery_id: int | None  # the message that announced the firing, for updates
+
+
+def transition(
+    session: Session,
+    *,
+    rule: str,
+    subject: str,
+    obs: Observation,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    cooldown: dt.timedelta,
+) -> Transition | None:
+    """Apply one observation; None if another evaluator changed the row first (it emitted)."""
+    row = load_or_create(session, rule=rule, subject=subject, now=now)
+    snap = _snapshot(row)
+    new, emit = advance(snap, obs, now=now, grace=grace, cooldown=cooldown)
+    values: dict[str, object] = {
+        "last_value": obs.value,
+        "last_evaluated_at": now,
+        "version": row.version + 1,
+    }
+    if new != snap:
+        values.update(
+            state=new.state,
+            since=new.since,
+            fired_at=new.fired_at,
+            resolved_at=new.resolved_at,
+            cooldown_until=new.cooldown_until,
+        )
+    if emit == "fire":
+        values.update(acked_by=None, acked_at=None, snoozed_until=None, delivery_id=None)
+    result = session.execute(
+        update(AlertState)
+        .where(
+            AlertState.rule == rule,
+            AlertState.subject == subject,
+            AlertState.version == row.version,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    delivery_id = row.delivery_id
+    session.expire(row)
+    if emit is not None:
+        session.add(
+            AlertEvent(rule=rule, subject=subject, event=emit, at=now, detail={"value": obs.value})
+        )
+    return Transition(rule, subject, emit, new.state, obs.value, delivery_id)
+
+
+def record_delivery(session: Session, *, rule: str, subjects: list[str], delivery_id: int) -> None:
+    """Remember which message announced these firings, so resolution can update it."""
+    session.execute(
+        update(AlertState)
+        .where(AlertState.rule == rule, AlertState.subject.in_(subjects))
+        .values(delivery_id=delivery_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def acknowledge(session: Session, *, rule: str, subject: str, by: str, now: dt.datetime) -> bool:
+    """Record who acknowledged a firing alert; False if it is not firing (or already acked)."""
+    result = session.execute(
+        update(AlertState)
+        .where(
+            AlertState.rule == rule,
+            AlertState.subject == subject,
+            AlertState.state == "firing",
+            AlertState.acked_by.is_(None),
+        )
+        .values(acked_by=by, acked_at=now, version=AlertState.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(AlertEvent(rule=rule, subject=subject, event="acked", at=now, actor=by))
+    return True
+
+
+def snooze(
+    session: Session, *, rule: str, subject: str, by: str, until: dt.datetime, now: dt.datetime
+) -> bool:
+    result = session.execute(
+        update(AlertState)
+        .where(AlertState.rule == rule, AlertState.subject == subject)
+        .values(snoozed_until=until, version=AlertState.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(
+        AlertEvent(
+            rule=rule,
+            subject=subject,
+            event="snoozed",
+            at=now,
+            actor=by,
+            detail={"until": until.isoformat()},
+        )
+    )
+    return True
+
+
+def history(session: Session, *, limit: int = 100, rule: str | None = None) -> list[AlertEvent]:
+    query = select(AlertEvent).order_by(AlertEvent.at.desc(), AlertEvent.id.desc()).limit(limit)
+    if rule is not None:
+        query = query.where(AlertEvent.rule == rule)
+    return list(session.scalars(query))
