@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rhythms.blocks import actions, button, context, divider, header, section
 from rhythms.maple import Participation
 
 EMERGENCY_ACK_ACTION = "maple_emergency_ack"
@@ -42,14 +43,6 @@ class DigestMessage:
     text: str
     blocks: list[dict[str, Any]]
     threads: list[dict[str, Any]]  # thread replies: {"text", "blocks"}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _who(entry: DigestEntry) -> str:
-    return f"<@{entry.slack_user_id}>" if entry.slack_user_id else entry.person_name
 
 
 def _cut(text: str, limit: int = COMPACT_CHARS) -> tuple[str, bool]:
@@ -103,11 +96,8 @@ def maple_digest(
         f", {emergencies} emergency" + ("ies" if emergencies != 1 else "") if emergencies else ""
     )
     head: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": f"MAPLE digest · {week_label}"[:150]},
-        },
-        _mrkdwn(
+        header(f"MAPLE digest · {week_label}"),
+        section(
             f"{answered} of {total} updates in"
             + (f" · 🚨 {emergencies} with emergencies" if emergencies else "")
         ),
@@ -117,38 +107,29 @@ def maple_digest(
     for entry in entries:
         if entry.team_name != team:
             team = entry.team_name
-            body.append(({"type": "divider"}, None))
+            body.append((divider(), None))
         text, long = _entry_text(entry)
         thread = None
         if long:
             text += "\n_Full update in the thread._"
             thread = {
                 "text": f"{entry.person_name}'s full MAPLE update",
-                "blocks": [_mrkdwn(_full_text(entry))],
+                "blocks": [section(_full_text(entry))],
             }
-        body.append((_mrkdwn(text), thread))
+        body.append((section(text), thread))
     footer: list[dict[str, Any]] = []
     if missing:
         names = ", ".join(f"{name} ({team_name})" for name, team_name in missing)
-        footer.append(_mrkdwn(f"*Not in yet:* {names}"))
+        footer.append(section(f"*Not in yet:* {names}"))
     pct = round(100 * stats.answered_share)
     trend_text = ""
     if trend:
         trend_text = " · last weeks " + " ".join(f"{round(100 * t)}%" for t in trend[-4:])
     footer.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": (
-                        f"Participation {pct}%: {len(stats.on_time)} on time, "
-                        f"{len(stats.late)} late, "
-                        f"{len(stats.missing)} missing{trend_text}"
-                    ),
-                }
-            ],
-        }
+        context(
+            f"Participation {pct}%: {len(stats.on_time)} on time, {len(stats.late)} late, "
+            f"{len(stats.missing)} missing{trend_text}"
+        )
     )
 
     messages: list[DigestMessage] = []
@@ -157,7 +138,7 @@ def maple_digest(
     for block, thread in body:
         if len(blocks) >= BLOCKS_PER_PART:
             messages.append(DigestMessage(summary, blocks, threads))
-            blocks, threads = [_mrkdwn(f"_MAPLE digest · {week_label}, continued_")], []
+            blocks, threads = [section(f"_MAPLE digest · {week_label}, continued_")], []
         blocks.append(block)
         if thread is not None:
             threads.append(thread)
@@ -183,31 +164,13 @@ def emergency_blocks(
     who = f"<@{author_slack_id}>" if author_slack_id else author_name
     fallback = f"🚨 MAPLE emergency from {author_name} ({team_name})"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🚨 MAPLE emergency"}},
-        _mrkdwn(f"From {who} · {team_name} · {week_label}"),
-        _mrkdwn(f">{text.strip()[:2900]}".replace("\n", "\n>")),
+        header("🚨 MAPLE emergency"),
+        section(f"From {who} · {team_name} · {week_label}"),
+        section(f">{text.strip()[:2900]}".replace("\n", "\n>")),
     ]
     if acked_by:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"✅ Acknowledged by <@{acked_by}>"}],
-            }
-        )
+        blocks.append(context(f"✅ Acknowledged by <@{acked_by}>"))
     else:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "emergency",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": EMERGENCY_ACK_ACTION,
-                        "style": "primary",
-                        "text": {"type": "plain_text", "text": "Acknowledge"},
-                        "value": str(reply_id),
-                    },
-                ],
-            }
-        )
+        ack = button("Acknowledge", EMERGENCY_ACK_ACTION, str(reply_id), style="primary")
+        blocks.append(actions(ack, block_id="emergency"))
     return fallback, blocks

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rhythms.blocks import actions, button, clip, context, plain, section
+
 CALLBACK_ID = "maple_submit"
 SAVE_DRAFT_ACTION = "maple_save_draft"
 VALUE_ACTION = "value"
@@ -55,12 +57,8 @@ def planned_items(text: str) -> list[str]:
     return [item for item in items if item][:MAX_PLANNED_ITEMS]
 
 
-def _plain(text: str, limit: int = 3000) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit], "emoji": True}
-
-
 def _option(index: int, text: str) -> dict[str, Any]:
-    return {"text": _plain(text if len(text) <= 75 else text[:74] + "…"), "value": str(index)}
+    return {"text": plain(text, 75), "value": str(index)}
 
 
 def maple_modal(ctx: ModalContext, answers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -68,17 +66,11 @@ def maple_modal(ctx: ModalContext, answers: dict[str, Any] | None = None) -> dic
     answers = answers or {}
     hints = {**DEFAULT_HINTS, **dict(ctx.hints)}
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{ctx.week_label}*"}},
-        {
-            "type": "section",
-            "block_id": "metrics_summary",
-            "text": {"type": "mrkdwn", "text": ctx.metrics_text[:3000] or "_No metrics yet._"},
-        },
+        section(f"*{ctx.week_label}*"),
+        section(ctx.metrics_text or "_No metrics yet._", block_id="metrics_summary"),
     ]
     if ctx.status_note:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": ctx.status_note[:300]}]}
-        )
+        blocks.append(context(clip(ctx.status_note, 300)))
     for block_id, label, limit, required in SECTIONS:
         if block_id == "advanced" and ctx.last_planned:
             blocks.append(_checklist(ctx.last_planned, answers.get("advanced_done", [])))
@@ -95,32 +87,21 @@ def maple_modal(ctx: ModalContext, answers: dict[str, Any] | None = None) -> dic
                 "type": "input",
                 "block_id": block_id,
                 "optional": not required,
-                "label": _plain(label, 2000),
-                "hint": _plain(hints[block_id], 2000),
+                "label": plain(label, 2000),
+                "hint": plain(hints[block_id], 2000),
                 "element": element,
             }
         )
     blocks.append(
-        {
-            "type": "actions",
-            "block_id": "draft",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": SAVE_DRAFT_ACTION,
-                    "text": _plain("Save draft"),
-                    "value": ctx.period_key,
-                },
-            ],
-        }
+        actions(button("Save draft", SAVE_DRAFT_ACTION, ctx.period_key), block_id="draft")
     )
     metadata = {"rhythm": ctx.rhythm, "period": ctx.period_key, "person": ctx.person_id}
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
-        "title": _plain("Weekly MAPLE"),
-        "submit": _plain("Submit"),
-        "close": _plain("Close"),
+        "title": plain("Weekly MAPLE"),
+        "submit": plain("Submit"),
+        "close": plain("Close"),
         "clear_on_close": False,
         "notify_on_close": False,
         "private_metadata": json.dumps(metadata),
@@ -138,7 +119,7 @@ def _checklist(items: tuple[str, ...], done: list[str]) -> dict[str, Any]:
         "type": "input",
         "block_id": "advanced_done",
         "optional": True,
-        "label": _plain("Last week you planned: which happened?"),
+        "label": plain("Last week you planned: which happened?"),
         "element": element,
     }
 
