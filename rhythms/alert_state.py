@@ -128,6 +128,7 @@ class Transition:
     state: State
     value: float | None
     delivery_id: int | None  # the message that announced the firing, for updates
+    snoozed_until: dt.datetime | None = None
 
 
 def transition(
@@ -158,7 +159,7 @@ def transition(
             cooldown_until=new.cooldown_until,
         )
     if emit == "fire":
-        values.update(acked_by=None, acked_at=None, snoozed_until=None, delivery_id=None)
+        values.update(acked_by=None, acked_at=None, delivery_id=None)
     result = session.execute(
         update(AlertState)
         .where(
@@ -171,13 +172,13 @@ def transition(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    delivery_id = row.delivery_id
+    delivery_id, snoozed_until = row.delivery_id, row.snoozed_until
     session.expire(row)
     if emit is not None:
         session.add(
             AlertEvent(rule=rule, subject=subject, event=emit, at=now, detail={"value": obs.value})
         )
-    return Transition(rule, subject, emit, new.state, obs.value, delivery_id)
+    return Transition(rule, subject, emit, new.state, obs.value, delivery_id, snoozed_until)
 
 
 def record_delivery(session: Session, *, rule: str, subjects: list[str], delivery_id: int) -> None:
