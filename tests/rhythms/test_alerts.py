@@ -174,3 +174,21 @@ def test_two_replicas_evaluate_a_slot_once(session_factory: sessionmaker[Session
     assert sorted(done) == [0, 4]  # one replica took the slot and fired all four SDRs
     with session_factory() as s:
         assert len(_fires(s)) == 1
+
+
+def test_alerts_log_cli(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from bot.cli import main
+    from metrics.store import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as s:
+        cfg = _config()
+        _setup(s, cfg)
+        evaluate_rules(s, config=cfg, now=_at(18))
+        s.commit()
+    engine.dispose()
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
+    assert main(["alerts", "log", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 4 and {x["event"] for x in lines} == {"fire"}
+    assert main(["alerts", "log", "--limit", "0"]) == 2

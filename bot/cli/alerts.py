@@ -1,0 +1,82 @@
+"""`drumbeat alerts log`: alert firings, acknowledgements, snoozes and resolutions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli.common import console, err_console, load_settings
+from metrics.store import make_engine, make_session_factory, redacted
+from rhythms.alert_state import history
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "alerts",
+        help="alert history",
+        description="Inspect threshold alerts.",
+    )
+    what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    log = what.add_parser(
+        "log",
+        help="firings, acks, snoozes and resolutions, newest first",
+        description="Alert history, newest first.",
+    )
+    log.add_argument("--rule", help="only this rule")
+    log.add_argument("--limit", type=int, default=50)
+    log.add_argument("--json", action="store_true", help="one JSON object per line")
+    log.set_defaults(handler=run_log)
+
+
+def run_log(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        err_console.print("[red]--limit must be at least 1[/]")
+        return 2
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            events = history(session, limit=args.limit, rule=args.rule)
+    except SQLAlchemyError as exc:
+        err_console.print(
+            f"[red]cannot read {redacted(settings.database_url)}:[/] "
+            f"{type(exc).__name__}; run `drumbeat migrate` first"
+        )
+        return 1
+    finally:
+        engine.dispose()
+    if args.json:
+        for e in events:
+            console.print(
+                json.dumps(
+                    {
+                        "at": e.at.isoformat(),
+                        "rule": e.rule,
+                        "subject": e.subject,
+                        "event": e.event,
+                        "actor": e.actor,
+                        "detail": e.detail,
+                    }
+                ),
+                markup=False,
+            )
+        return 0
+    if not events:
+        console.print("no alert events recorded yet")
+        return 0
+    table = Table("at (UTC)", "rule", "subject", "event", "by", "detail")
+    for e in events:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M}",
+            e.rule,
+            e.subject,
+            e.event,
+            e.actor or "",
+            json.dumps(e.detail) if e.detail else "",
+        )
+    console.print(table)
+    return 0
