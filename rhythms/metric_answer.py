@@ -1,0 +1,339 @@
+"""Answering a metric question: resolve who it is about, check permission, compute, compose.
+
+Shared by `/metric`, `drumbeat metric` and the App Home. Everything comes from rollups:
+value, the target for the same days (members' targets summed for a team or the org), the
+pace due by now in the subject's zone, the status, the previous period of equal length, and
+a daily sparkline. Data freshness is part of every answer ("no activity synced yet", or a
+warning when the last successful sync is old).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from metrics.batch import daily_series_by_person
+from metrics.directory import person_timezone
+from metrics.lookup import MetricValue, Scope, catalog_for, metric_value, resolve_period
+from metrics.models import MetricDaily, Person, SyncRun, Team
+from metrics.scoreboards import work_calendar
+from metrics.targets import expected_by, status_for, target_for_range
+from rhythms.blocks import (
+    chunk_lines,
+    context,
+    fields,
+    fmt_number,
+    header,
+    section,
+    sparkline,
+    status_dot,
+)
+from rhythms.config import OrgConfig
+from rhythms.metric_query import MetricQuery, QueryError, Target
+from rhythms.permissions import Decision, can_view_org, can_view_person, can_view_team
+
+STALE_AFTER = dt.timedelta(hours=6)
+
+
+class Refused(Exception):
+    """The viewer may not see this; the message says why (and never the value)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    scope: Scope
+    name: str
+    timezone: str
+    members: tuple[Person, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    metric: str
+    label: str
+    unit: str
+    subject: str
+    period_label: str
+    start: dt.date
+    end: dt.date
+    timezone: str
+    value: float | None
+    target: float | None
+    expected: float | None
+    status: str
+    previous: float | None
+    daily: tuple[float, ...]
+    last_sync: dt.datetime | None
+    has_data: bool
+    excluded: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "label": self.label,
+            "unit": self.unit,
+            "subject": self.subject,
+            "period": self.period_label,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "timezone": self.timezone,
+            "value": self.value,
+            "target": self.target,
+            "pace": self.expected,
+            "status": self.status,
+            "previous": self.previous,
+            "last_sync": self.last_sync.isoformat() if self.last_sync else None,
+            "excluded_records": self.excluded,
+        }
+
+
+def resolve_subject(
+    session: Session, *, config: OrgConfig, viewer: Person | None, target: Target
+) -> Subject:
+    """The person/team/org a query is about, after the permission check."""
+    org_tz = config.org.timezone
+    if target.kind in ("self", "user", "name"):
+        person = _person(session, viewer, target)
+        if viewer is not None:
+            _check(can_view_person(viewer, person, config))
+        return Subject(
+            Scope.person(person.id), person.name, person_timezone(person, org_tz), (person,)
+        )
+    if viewer is None:
+        raise Refused("I don't know you yet: ask your RevOps admin to add you to Drumbeat.")
+    if target.kind == "team":
+        _check(can_view_team(viewer, target.value, config))
+        team = session.get(Team, target.value)
+        members = tuple(
+            session.scalars(
+                select(Person).where(
+                    Person.team_key == target.value, Person.role == "rep", Person.active.is_(True)
+                )
+            )
+        )
+        return Subject(
+            Scope.team(target.value), team.name if team else target.value, org_tz, members
+        )
+    _check(can_view_org(viewer, config))
+    members = tuple(
+        session.scalars(select(Person).where(Person.role == "rep", Person.active.is_(True)))
+    )
+    return Subject(Scope.org(), config.org.name, org_tz, members)
+
+
+def _check(decision: Decision) -> None:
+    if not decision.allowed:
+        raise Refused(decision.reason)
+
+
+def _person(session: Session, viewer: Person | None, target: Target) -> Person:
+    if target.kind == "self":
+        if viewer is None:
+            raise Refused("I don't know you yet: ask your RevOps admin to add you to Drumbeat.")
+        return viewer
+    if target.kind == "user":
+        found = session.scalars(select(Person).where(Person.slack_user_id == target.value)).first()
+        if found is None:
+            raise QueryError(f"<@{target.value}> is not in Drumbeat's directory.")
+        return found
+    word = target.value.lower()
+    people = list(session.scalars(select(Person).where(Person.active.is_(True))))
+    matches = [
+        p
+        for p in people
+        if p.email.split("@")[0].lower() == word
+        or p.email.lower() == word
+        or p.name.lower() == word.replace("_", " ")
+        or p.name.split()[0].lower() == word
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise QueryError(f"I can't find anyone called `@{target.value}`.")
+    raise QueryError(f"`@{target.value}` could be " + ", ".join(p.name for p in matches[:5]))
+
+
+def freshness(session: Session) -> tuple[dt.datetime | None, bool]:
+    last = session.scalar(select(func.max(SyncRun.finished_at)).where(SyncRun.status == "ok"))
+    has_data = session.scalars(select(MetricDaily.person_id).limit(1)).first() is not None
+    return last, has_data
+
+
+def answer(
+    session: Session, *, config: OrgConfig, query: MetricQuery, subject: Subject, now: dt.datetime
+) -> Answer:
+    catalog = catalog_for(config)
+    defn = catalog.get(query.metric)
+    period = resolve_period(query.period, now=now, timezone=subject.timezone)
+    value = metric_value(
+        session,
+        config=config,
+        metric=defn.name,
+        scope=subject.scope,
+        start=period.start,
+        end=period.end,
+    )
+    work = work_calendar(config)
+    t_start, t_end = target_range(period.label, period.start, period.end)
+    targets = [
+        target_for_range(
+            config, work, defn, t_start, t_end, email=p.email, role=p.role, team=p.team_key
+        )
+        for p in subject.members
+    ]
+    known = [t for t in targets if t is not None]
+    target = (sum(known) if defn.additive else known[0]) if known else None
+    local_now = now.astimezone(ZoneInfo(subject.timezone))
+    expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
+    status = (
+        "none"
+        if value.value is None
+        else status_for(value.value, expected, config.org, higher_is_better=defn.higher_is_better)
+    )
+    previous = _previous(
+        session, config, defn.name, subject.scope, period.label, period.start, period.end
+    )
+    daily: tuple[float, ...] = ()
+    if defn.additive and subject.members and (period.end - period.start).days < 62:
+        series = daily_series_by_person(
+            session,
+            defn=defn,
+            person_ids=[p.id for p in subject.members],
+            start=period.start,
+            end=min(period.end, local_now.date()),
+        )
+        daily = tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
+    last_sync, has_data = freshness(session)
+    return Answer(
+        defn.name,
+        defn.label,
+        defn.unit,
+        subject.name,
+        period.label,
+        period.start,
+        period.end,
+        subject.timezone,
+        value.value,
+        target,
+        expected,
+        status,
+        previous.value if previous else None,
+        daily,
+        last_sync,
+        has_data,
+        value.excluded,
+    )
+
+
+def target_range(label: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """A to-date period ("this week") is judged against the whole period's target, with
+    the pace saying how much of it is due by now; other periods against their own days."""
+    if label in ("this week", "wtd"):
+        return start, start + dt.timedelta(days=6)
+    if label in ("this month", "mtd"):
+        next_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return start, next_month - dt.timedelta(days=1)
+    if label == "this quarter":
+        quarter_end_month = start.month + 2
+        next_start = dt.date(start.year + (quarter_end_month == 12), quarter_end_month % 12 + 1, 1)
+        return start, next_start - dt.timedelta(days=1)
+    return start, end
+
+
+def previous_range(label: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period to compare with: the same days of the previous week/month for a to-date
+    period ("this week" on Wednesday → last Monday–Wednesday), else the equal span before."""
+    if label in ("this week", "wtd"):
+        return start - dt.timedelta(days=7), end - dt.timedelta(days=7)
+    if label in ("this month", "mtd", "this quarter"):
+        months = 3 if label == "this quarter" else 1
+        first = start
+        for _ in range(months):
+            first = (first - dt.timedelta(days=1)).replace(day=1)
+        days = (end - start).days
+        return first, first + dt.timedelta(days=days)
+    length = (end - start).days + 1
+    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+
+
+def _previous(
+    session: Session,
+    config: OrgConfig,
+    metric: str,
+    scope: Scope,
+    label: str,
+    start: dt.date,
+    end: dt.date,
+) -> MetricValue:
+    p_start, p_end = previous_range(label, start, end)
+    return metric_value(
+        session, config=config, metric=metric, scope=scope, start=p_start, end=p_end
+    )
+
+
+def _change(current: float | None, previous: float | None) -> str:
+    if current is None or previous is None:
+        return "no comparison"
+    if previous == 0:
+        return "new activity" if current else "flat"
+    pct = (current - previous) / abs(previous) * 100
+    arrow = "▲" if pct > 0 else "▼" if pct < 0 else "▶"
+    return f"{arrow} {pct:+.0f}% vs previous period"
+
+
+def answer_blocks(
+    a: Answer, *, currency: str, now: dt.datetime, compare: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    value = "–" if a.value is None else fmt_number(a.value, a.unit, currency)
+    title = f"{a.label} · {a.subject} · {a.period_label}"
+    items = [f"*Value*\n{value}"]
+    if a.target is not None:
+        items.append(f"*Target*\n{fmt_number(a.target, a.unit, currency)}")
+    if a.expected is not None:
+        items.append(f"*Pace now*\n{fmt_number(a.expected, a.unit, currency)}")
+    if a.status != "none":
+        items.append(f"*Status*\n{status_dot(a.status)} {a.status}")
+    blocks: list[dict[str, Any]] = [header(title), fields(items)]
+    notes = [f"{a.start:%b %-d}–{a.end:%b %-d} ({a.timezone})"]
+    if compare:
+        notes.append(_change(a.value, a.previous))
+    if a.daily:
+        notes.append(f"`{sparkline(a.daily)}`")
+    if a.excluded:
+        notes.append(f"{a.excluded} record(s) left out (no amount or currency rate)")
+    blocks.append(context(" · ".join(notes)))
+    warning = data_warning(a.last_sync, a.has_data, now)
+    if warning:
+        blocks.append(section(warning))
+    text = f"{title}: {value}" + (
+        f" of {fmt_number(a.target, a.unit, currency)}" if a.target is not None else ""
+    )
+    return text, blocks
+
+
+def data_warning(last_sync: dt.datetime | None, has_data: bool, now: dt.datetime) -> str | None:
+    if not has_data:
+        return "ℹ️ No activity synced yet: numbers appear after the first `drumbeat sync`."
+    if last_sync is None:
+        return None
+    age = now - last_sync
+    if age > STALE_AFTER:
+        hours = age.total_seconds() / 3600
+        when = f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+        return f"⚠️ Data may be stale: the last successful CRM sync was {when} ago."
+    return None
+
+
+def catalog_blocks(config: OrgConfig) -> tuple[str, list[dict[str, Any]]]:
+    """`/metric list`: every metric with kind, unit and definition."""
+    lines = [
+        f"`{d.name}` · {d.label} ({d.kind}, {d.unit}) — {d.description}"
+        for d in catalog_for(config).metrics.values()
+    ]
+    blocks = [header("Metrics"), *[section(chunk) for chunk in chunk_lines(lines)][:48]]
+    return "Metrics: " + ", ".join(catalog_for(config).metrics), blocks

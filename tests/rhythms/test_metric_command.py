@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.sandbox.blockkit import validate_blocks
+from metrics.directory import apply_directory
+from metrics.lookup import catalog_for
+from metrics.models import MetricDaily, Person, SyncRun
+from rhythms.config import OrgConfig, load_org_config
+from rhythms.metric_answer import (
+    Refused,
+    answer,
+    answer_blocks,
+    catalog_blocks,
+    resolve_subject,
+)
+from rhythms.metric_query import QueryError, Target, match_metric, parse_query
+from tests.conftest import EXAMPLE_CONFIG
+
+CFG = load_org_config(EXAMPLE_CONFIG)
+CATALOG = catalog_for(CFG)
+TEAMS = {"sdr": "sdr", "ae": "ae", "cs": "cs", "team-sdr": "sdr", "account executives": "ae"}
+# Wednesday 2026-11-25 15:00 New York
+NOW = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("word", "name"),
+    [
+        ("calls", "calls"),
+        ("Calls", "calls"),
+        ("meetings", "meetings_booked"),
+        ("opps", "opportunities_created"),
+        ("win-rate", "win_rate"),
+        ("cals", "calls"),
+        ("pipeline_cov", "pipeline_coverage"),
+        ("Demos held", "demos_held"),
+    ],
+)
+def test_fuzzy_metric_names(word: str, name: str) -> None:
+    assert match_metric(word, CATALOG) == name
+
+
+def test_ambiguous_and_unknown_metric_names() -> None:
+    with pytest.raises(QueryError, match="could mean"):
+        match_metric("meetings_", CATALOG)
+    with pytest.raises(QueryError, match="/metric list"):
+        match_metric("banana", CATALOG)
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "period", "compare"),
+    [
+        ("calls", Target("self"), "today", False),
+        ("calls yesterday", Target("self"), "yesterday", False),
+        (
+            "meetings <@U0ABC|dana> last week vs last period",
+            Target("user", "U0ABC"),
+            "last week",
+            True,
+        ),
+        ("calls @dana this month", Target("name", "dana"), "this month", False),
+        ("win_rate ae last 30d", Target("team", "ae"), "last 30d", False),
+        ("calls <#C1|team-sdr> this week vs previous", Target("team", "sdr"), "this week", True),
+        ("calls org 2026-10-01..2026-10-31", Target("org"), "2026-10-01..2026-10-31", False),
+        ("calls #sdr last month chart public", Target("team", "sdr"), "last month", False),
+    ],
+)
+def test_parse_query(text: str, target: Target, period: str, compare: bool) -> None:
+    query = parse_query(text, CATALOG, TEAMS)
+    assert (query.target, query.period, query.compare) == (target, period, compare)
+    if "chart public" in text:
+        assert query.chart and query.public
+
+
+def test_parse_query_errors() -> None:
+    with pytest.raises(QueryError, match="Usage"):
+        parse_query("   ", CATALOG, TEAMS)
+    with pytest.raises(QueryError, match="one person, team or the org"):
+        parse_query("calls @dana sdr", CATALOG, TEAMS)
+    with pytest.raises(QueryError, match="not a team channel"):
+        parse_query("calls <#C999|random>", CATALOG, TEAMS)
+
+
+def _setup(session: Session, cfg: OrgConfig = CFG) -> dict[str, Person]:
+    apply_directory(session, cfg, today=NOW.date())
+    people = {p.email.split(".")[0]: p for p in session.scalars(select(Person))}
+    for p in people.values():
+        p.slack_user_id = f"U{p.id:05d}"
+    monday = dt.date(2026, 11, 23)
+    for offset, (dana, leo) in enumerate([(50, 70), (62, 30), (20, 10)]):
+        day = monday + dt.timedelta(days=offset)
+        session.add(
+            MetricDaily(
+                person_id=people["dana"].id, metric="calls", day=day, value=dana, team_key="sdr"
+            )
+        )
+        session.add(
+            MetricDaily(
+                person_id=people["leo"].id, metric="calls", day=day, value=leo, team_key="sdr"
+            )
+        )
+    session.add(
+        MetricDaily(
+            person_id=people["leo"].id,
+            metric="calls",
+            day=monday - dt.timedelta(days=7),
+            value=100,
+            team_key="sdr",
+        )
+    )
+    session.commit()
+    return people
+
+
+def test_answer_for_a_team_this_week(session: Session) -> None:
+    people = _setup(session)
+    query = parse_query("calls sdr this week vs last period", CATALOG, TEAMS)
+    subject = resolve_subject(session, config=CFG, viewer=people["maria"], target=query.target)
+    a = answer(session, config=CFG, query=query, subject=subject, now=NOW)
+    assert a.value == 50 + 62 + 20 + 70 + 30 + 10
+    # the whole week is the target ("this week" is judged against the week, paced):
+    # sdr weekly 300 for each of 4 SDRs (Ben overrides only his daily target)
+    assert a.target == pytest.approx(300 * 4)
+    # Wed 15:00 NY: 2 full days + 6/9 of Wednesday out of 4 working days
+    assert a.expected == pytest.approx(a.target * (2 + 6 / 9) / 4)
+    assert a.previous == 100
+    assert a.daily == (120.0, 92.0, 30.0)
+    text, blocks = answer_blocks(a, currency="USD", now=NOW)
+    assert validate_blocks(blocks) == []
+    assert "▲ +142% vs previous period" in str(blocks)
+    assert "No activity synced yet" not in str(blocks)
+
+
+def test_stale_and_empty_data_are_flagged(session: Session) -> None:
+    people = _setup(session)
+    session.add(
+        SyncRun(
+            source="demo",
+            started_at=NOW - dt.timedelta(hours=30),
+            finished_at=NOW - dt.timedelta(hours=30),
+            status="ok",
+        )
+    )
+    session.commit()
+    query = parse_query("calls", CATALOG, TEAMS)
+    subject = resolve_subject(session, config=CFG, viewer=people["dana"], target=query.target)
+    a = answer(session, config=CFG, query=query, subject=subject, now=NOW)
+    _, blocks = answer_blocks(a, currency="USD", now=NOW)
+    assert "stale" in str(blocks) and "30 hours" in str(blocks)
+    session.query(MetricDaily).delete()
+    session.commit()
+    a = answer(session, config=CFG, query=query, subject=subject, now=NOW)
+    _, blocks = answer_blocks(a, currency="USD", now=NOW)
+    assert "No activity synced yet" in str(blocks)
+
+
+@pytest.mark.parametrize(
+    ("viewer", "target", "allowed"),
+    [
+        ("dana", Target("self"), True),
+        ("dana", Target("name", "leo"), True),  # transparent scoreboards: teammate
+        ("dana", Target("name", "chloe"), False),  # another team
+        ("dana", Target("team", "ae"), False),
+        ("dana", Target("team", "sdr"), True),
+        ("maria", Target("name", "leo"), True),
+        ("maria", Target("name", "chloe"), False),  # manager of another team
+        ("maria", Target("team", "cs"), False),
+        ("olivia", Target("name", "chloe"), True),  # exec
+        ("sam", Target("team", "cs"), True),  # admin
+        ("tom", Target("org"), True),
+    ],
+)
+def test_permissions(session: Session, viewer: str, target: Target, allowed: bool) -> None:
+    people = _setup(session)
+    if allowed:
+        resolve_subject(session, config=CFG, viewer=people[viewer], target=target)
+    else:
+        with pytest.raises(Refused) as info:
+            resolve_subject(session, config=CFG, viewer=people[viewer], target=target)
+        assert "Chloe" not in str(info.value) or "numbers" in str(info.value)
+
+
+def test_private_scoreboards_and_unknown_viewer(session: Session) -> None:
+    private = CFG.model_copy(
+        update={"org": CFG.org.model_copy(update={"transparent_scoreboards": False})}
+    )
+    people = _setup(session, private)
+    with pytest.raises(Refused, match="private"):
+        resolve_subject(
+            session, config=private, viewer=people["dana"], target=Target("name", "leo")
+        )
+    with pytest.raises(Refused, match="Org-wide"):
+        resolve_subject(session, config=private, viewer=people["dana"], target=Target("org"))
+    with pytest.raises(Refused, match="don't know you"):
+        resolve_subject(session, config=private, viewer=None, target=Target("self"))
+    with pytest.raises(QueryError, match="can't find"):
+        resolve_subject(session, config=private, viewer=people["sam"], target=Target("name", "zed"))
+
+
+def test_catalog_listing_is_valid() -> None:
+    text, blocks = catalog_blocks(CFG)
+    assert "calls" in text and "demos_held" in text
+    assert validate_blocks(blocks) == []
