@@ -92,38 +92,43 @@ class Answer:
         }
 
 
+UNKNOWN = "I don't know you yet: ask your RevOps admin to add you to Drumbeat."
+
+
 def resolve_subject(
-    session: Session, *, config: OrgConfig, viewer: Person | None, target: Target
+    session: Session,
+    *,
+    config: OrgConfig,
+    viewer: Person | None,
+    target: Target,
+    trusted: bool = False,
 ) -> Subject:
-    """The person/team/org a query is about, after the permission check."""
+    """The person/team/org a query is about, after the permission check.
+
+    `trusted` skips the check (the admin CLI); otherwise an unknown viewer sees nothing.
+    """
     org_tz = config.org.timezone
+    if viewer is None and not trusted:
+        raise Refused(UNKNOWN)
     if target.kind in ("self", "user", "name"):
         person = _person(session, viewer, target)
-        if viewer is not None:
+        if viewer is not None and not trusted:
             _check(can_view_person(viewer, person, config))
         return Subject(
             Scope.person(person.id), person.name, person_timezone(person, org_tz), (person,)
         )
-    if viewer is None:
-        raise Refused("I don't know you yet: ask your RevOps admin to add you to Drumbeat.")
+    reps = select(Person).where(Person.role == "rep", Person.active.is_(True))
     if target.kind == "team":
-        _check(can_view_team(viewer, target.value, config))
+        if viewer is not None and not trusted:
+            _check(can_view_team(viewer, target.value, config))
         team = session.get(Team, target.value)
-        members = tuple(
-            session.scalars(
-                select(Person).where(
-                    Person.team_key == target.value, Person.role == "rep", Person.active.is_(True)
-                )
-            )
-        )
-        return Subject(
-            Scope.team(target.value), team.name if team else target.value, org_tz, members
-        )
-    _check(can_view_org(viewer, config))
-    members = tuple(
-        session.scalars(select(Person).where(Person.role == "rep", Person.active.is_(True)))
-    )
-    return Subject(Scope.org(), config.org.name, org_tz, members)
+        if team is None:
+            raise QueryError(f"There is no team `{target.value}`.")
+        members = tuple(session.scalars(reps.where(Person.team_key == target.value)))
+        return Subject(Scope.team(target.value), team.name, org_tz, members)
+    if viewer is not None and not trusted:
+        _check(can_view_org(viewer, config))
+    return Subject(Scope.org(), config.org.name, org_tz, tuple(session.scalars(reps)))
 
 
 def _check(decision: Decision) -> None:
@@ -134,7 +139,7 @@ def _check(decision: Decision) -> None:
 def _person(session: Session, viewer: Person | None, target: Target) -> Person:
     if target.kind == "self":
         if viewer is None:
-            raise Refused("I don't know you yet: ask your RevOps admin to add you to Drumbeat.")
+            raise Refused(UNKNOWN)
         return viewer
     if target.kind == "user":
         found = session.scalars(select(Person).where(Person.slack_user_id == target.value)).first()

@@ -206,3 +206,44 @@ def test_catalog_listing_is_valid() -> None:
     text, blocks = catalog_blocks(CFG)
     assert "calls" in text and "demos_held" in text
     assert validate_blocks(blocks) == []
+
+
+def test_metric_cli_json_and_errors(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    from bot.cli import main
+    from metrics.store import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as s:
+        _setup(s)
+    engine.dispose()
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
+    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    assert (
+        main(["metric", "calls", "--team", "sdr", "--period", "2026-11-23..2026-11-25", "--json"])
+        == 0
+    )
+    out = _json.loads(capsys.readouterr().out)
+    assert out["value"] == 242 and out["start"] == "2026-11-23" and out["end"] == "2026-11-25"
+    assert out["timezone"] == "America/New_York" and out["status"] in ("green", "yellow", "red")
+    assert (
+        main(
+            [
+                "metric",
+                "calls",
+                "--person",
+                "DANA.RUIZ@acme.example",
+                "--period",
+                "2026-11-24",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert _json.loads(capsys.readouterr().out)["value"] == 62
+    assert main(["metric", "banana", "--org"]) == 2
+    assert "/metric list" in capsys.readouterr().err
+    assert main(["metric", "calls", "--team", "nope"]) == 2
+    assert main(["metric", "calls", "--org", "--period", "fortnight"]) == 2
+    assert "unknown period" in capsys.readouterr().err
