@@ -1,0 +1,311 @@
+"""The CRO's control tower: team inputs and outputs vs target, velocity and its levers,
+what changed since yesterday, coaching flags, and the one or two things needing attention.
+
+`control_tower(session, config=..., day=..., now=...)` computes a `Tower` (numbers only);
+`tower_message(tower)` composes Block Kit; `tower_chart(tower)` renders team inputs vs pace.
+Everything comes from the metrics engine; no number is computed here that it does not own,
+except the lever decomposition, which splits velocity's log change into its four factors:
+ln(V₂/V₁) = ln(O₂/O₁) + ln(W₂/W₁) + ln(S₂/S₁) − ln(C₂/C₁).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from metrics.batch import values_by_person
+from metrics.lookup import Scope, catalog_for, metric_value
+from metrics.models import Person
+from metrics.scoreboards import work_calendar
+from metrics.targets import expected_by, status_for, target_for_range
+from metrics.velocity import Velocity, revenue_velocity
+from rhythms.config import OrgConfig
+
+LEVERS = ("more opportunities", "win rate", "deal size", "cycle length")
+ACTIVITY_INPUTS = ("calls", "emails")
+
+
+@dataclass(frozen=True)
+class TeamLine:
+    team_key: str
+    team_name: str
+    inputs: tuple[tuple[str, float, float | None, str], ...]  # label, value, pace, status
+    input_share: float | None  # value ÷ pace summed over inputs with a target
+    bookings_mtd: float
+    bookings_target: float | None
+    coverage: float | None
+    velocity: Velocity
+    velocity_before: Velocity
+    lever: str | None  # which factor moved velocity most, week over week
+    lever_change: float | None  # that factor's log contribution
+    calls_yesterday: float
+    calls_day_before: float
+
+
+@dataclass(frozen=True)
+class Flag:
+    person: str
+    team_name: str
+    kind: str  # "not enough activity" | "busy but not converting"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Tower:
+    day: dt.date
+    teams: tuple[TeamLine, ...]
+    flags: tuple[Flag, ...]
+    attention: tuple[str, ...]
+    org_velocity: Velocity
+    org_velocity_before: Velocity
+    currency: str
+    notes: tuple[str, ...] = field(default=())
+
+
+def lever_split(before: Velocity, after: Velocity) -> dict[str, float] | None:
+    """Log contribution of each factor to the change of velocity (None if incomplete)."""
+    parts = [
+        (before.open_opportunities, after.open_opportunities),
+        (before.win_rate, after.win_rate),
+        (before.avg_deal_size, after.avg_deal_size),
+        (before.cycle_days, after.cycle_days),
+    ]
+    if any(not a or not b for a, b in parts):
+        return None
+    logs = [math.log(b / a) for a, b in parts]  # type: ignore[operator]
+    logs[3] = -logs[3]  # a longer cycle slows velocity
+    return dict(zip(LEVERS, logs, strict=True))
+
+
+def _members(session: Session, team_key: str) -> list[Person]:
+    return list(
+        session.scalars(
+            select(Person).where(
+                Person.team_key == team_key, Person.role == "rep", Person.active.is_(True)
+            )
+        )
+    )
+
+
+def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.datetime) -> Tower:
+    """The tower for the working day `day` (yesterday's full numbers on a morning run)."""
+    work = work_calendar(config)
+    catalog = catalog_for(config)
+    local_now = now.astimezone(ZoneInfo(config.org.timezone))
+    month_start = day.replace(day=1)
+    week_end, week_start = day, day - dt.timedelta(days=6)
+    prev_end, prev_start = week_start - dt.timedelta(days=1), week_start - dt.timedelta(days=7)
+    before_day = work.previous_working_day(day)
+    input_defs = [d for d in catalog.metrics.values() if d.kind == "input" and d.additive]
+    lines = []
+    for team in config.teams:
+        members = _members(session, team.key)
+        scope = Scope.team(team.key)
+        inputs = []
+        got = due = 0.0
+        for defn in input_defs:
+            targets = [
+                target_for_range(
+                    config, work, defn, day, day, email=p.email, role=p.role, team=p.team_key
+                )
+                for p in members
+            ]
+            known = [t for t in targets if t is not None]
+            if not known:
+                continue
+            target = sum(known)
+            value = (
+                metric_value(
+                    session, config=config, metric=defn.name, scope=scope, start=day, end=day
+                ).value
+                or 0.0
+            )
+            pace = expected_by(target, defn, work=work, start=day, end=day, local_now=local_now)
+            inputs.append((defn.label, value, pace, status_for(value, pace, config.org)))
+            if pace:
+                got, due = got + min(value, pace * 2), due + pace
+        bookings = catalog.get("bookings")
+        b_targets = [
+            target_for_range(
+                config,
+                work,
+                bookings,
+                month_start,
+                _month_end(month_start),
+                email=p.email,
+                role=p.role,
+                team=p.team_key,
+            )
+            for p in members
+        ]
+        b_known = [t for t in b_targets if t is not None]
+        now_v = revenue_velocity(
+            session, config=config, scope=scope, start=week_start, end=week_end
+        )
+        before_v = revenue_velocity(
+            session, config=config, scope=scope, start=prev_start, end=prev_end
+        )
+        split = lever_split(before_v, now_v)
+        lever = max(split, key=lambda k: abs(split[k])) if split else None
+        calls = catalog.metrics.get("calls")
+        lines.append(
+            TeamLine(
+                team.key,
+                team.name,
+                tuple(inputs),
+                got / due if due else None,
+                metric_value(
+                    session,
+                    config=config,
+                    metric="bookings",
+                    scope=scope,
+                    start=month_start,
+                    end=day,
+                ).value
+                or 0.0,
+                sum(b_known) if b_known else None,
+                metric_value(
+                    session,
+                    config=config,
+                    metric="pipeline_coverage",
+                    scope=scope,
+                    start=month_start,
+                    end=_month_end(month_start),
+                ).value,
+                now_v,
+                before_v,
+                lever,
+                split[lever] if split and lever else None,
+                _value(session, config, "calls", scope, day) if calls else 0.0,
+                _value(session, config, "calls", scope, before_day) if calls else 0.0,
+            )
+        )
+    flags = coaching_flags(session, config=config, start=week_start, end=week_end)
+    org_now = revenue_velocity(
+        session, config=config, scope=Scope.org(), start=week_start, end=week_end
+    )
+    org_before = revenue_velocity(
+        session, config=config, scope=Scope.org(), start=prev_start, end=prev_end
+    )
+    return Tower(
+        day,
+        tuple(lines),
+        tuple(flags),
+        tuple(attention(lines, flags)),
+        org_now,
+        org_before,
+        config.currency.reporting,
+    )
+
+
+def _value(session: Session, config: OrgConfig, metric: str, scope: Scope, day: dt.date) -> float:
+    return (
+        metric_value(session, config=config, metric=metric, scope=scope, start=day, end=day).value
+        or 0.0
+    )
+
+
+def _month_end(first: dt.date) -> dt.date:
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def coaching_flags(
+    session: Session, *, config: OrgConfig, start: dt.date, end: dt.date
+) -> list[Flag]:
+    """Per rep over [start, end]: activity below 80% of target ("not enough activity") vs
+    activity on target but meetings per activity under half the team's ("busy but not
+    converting")."""
+    work = work_calendar(config)
+    catalog = catalog_for(config)
+    people = list(
+        session.scalars(select(Person).where(Person.role == "rep", Person.active.is_(True)))
+    )
+    if not people:
+        return []
+    ids = [p.id for p in people]
+    activity = {pid: 0.0 for pid in ids}
+    activity_target: dict[int, float] = {pid: 0.0 for pid in ids}
+    for name in ACTIVITY_INPUTS:
+        if name not in catalog.metrics:
+            continue
+        defn = catalog.get(name)
+        for pid, value in values_by_person(
+            session, defn=defn, person_ids=ids, start=start, end=end
+        ).items():
+            activity[pid] += value or 0.0
+        for p in people:
+            activity_target[p.id] += (
+                target_for_range(
+                    config, work, defn, start, end, email=p.email, role=p.role, team=p.team_key
+                )
+                or 0.0
+            )
+    meetings = values_by_person(
+        session, defn=catalog.get("meetings_booked"), person_ids=ids, start=start, end=end
+    )
+    teams = {t.key: t.name for t in config.teams}
+    by_team: dict[str, list[float]] = {}
+    for p in people:
+        if activity[p.id] > 0:
+            by_team.setdefault(p.team_key or "", []).append((meetings[p.id] or 0) / activity[p.id])
+    flags = []
+    for p in sorted(people, key=lambda p: p.name):
+        target = activity_target[p.id]
+        team_name = teams.get(p.team_key or "", "No team")
+        if target and activity[p.id] < 0.8 * target:
+            flags.append(
+                Flag(
+                    p.name,
+                    team_name,
+                    "not enough activity",
+                    f"{activity[p.id]:.0f} of {target:.0f} calls + emails",
+                )
+            )
+            continue
+        rates = by_team.get(p.team_key or "", [])
+        team_rate = sum(rates) / len(rates) if rates else 0.0
+        rate = (meetings[p.id] or 0) / activity[p.id] if activity[p.id] else 0.0
+        if target and team_rate > 0 and rate < 0.5 * team_rate:
+            flags.append(
+                Flag(
+                    p.name,
+                    team_name,
+                    "busy but not converting",
+                    f"{rate:.1%} meetings per activity vs team {team_rate:.1%}",
+                )
+            )
+    return flags
+
+
+def attention(lines: list[TeamLine], flags: list[Flag]) -> list[str]:
+    """At most two things: the lagging team, and the biggest drag on velocity."""
+    out = []
+    paced = [ln for ln in lines if ln.input_share is not None]
+    if paced:
+        worst = min(paced, key=lambda ln: ln.input_share or 0.0)
+        if (worst.input_share or 0) < 0.8:
+            out.append(
+                f"*{worst.team_name}* is at {worst.input_share:.0%} of input pace "
+                f"— the team most behind."
+            )
+    drags = [ln for ln in lines if ln.lever_change is not None and ln.lever_change < -0.05]
+    if drags:
+        worst_v = min(drags, key=lambda ln: ln.lever_change or 0.0)
+        out.append(
+            f"*{worst_v.team_name}* velocity fell mostly on *{worst_v.lever}* "
+            f"({(math.exp(worst_v.lever_change or 0) - 1):+.0%} week over week)."
+        )
+    if len(out) < 2:
+        idle = [f for f in flags if f.kind == "not enough activity"]
+        if idle:
+            out.append(
+                f"{len(idle)} rep(s) short on activity this week: "
+                + ", ".join(f.person for f in idle[:5])
+                + "."
+            )
+    return out[:2]
