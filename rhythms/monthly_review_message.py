@@ -25,12 +25,12 @@ from rhythms.blocks import (
     section,
     status_dot,
 )
+from rhythms.game_plan import OPEN_ACTION as GAME_PLAN_OPEN
 from rhythms.models import AlertEvent, AlertState, Reply
 from rhythms.monthly_review import Line, Review, monthly_review, shift_month
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
 
 EXPLAIN_ACTION = "explain_metric"
-GAME_PLAN_ACTION = "game_plan_open"
 
 
 def _line(line: Line, currency: str) -> str:
@@ -87,7 +87,10 @@ def review_message(review: Review) -> dict[str, Any]:
         actions(
             button("How is this computed?", EXPLAIN_ACTION, "monthly_review"),
             button(
-                "Add your game plan", GAME_PLAN_ACTION, review.month.isoformat(), style="primary"
+                "Add your game plan",
+                GAME_PLAN_OPEN,
+                f"{shift_month(review.month, 1):%Y-%m}",
+                style="primary",
             ),
             block_id="review_actions",
         )
