@@ -28,7 +28,7 @@ def _view(modal: dict[str, Any], **values: str) -> dict[str, Any]:
 def test_modal_is_valid_and_validates_inline() -> None:
     modal = game_plan_modal(month="2026-12", person_id=3, answers={"resource": "2 SDRs"})
     assert validate_view(modal) == []
-    answers, errors = parse_game_plan(_view(modal, priorities="a\nb\nc\nd"))
+    _, errors = parse_game_plan(_view(modal, priorities="a\nb\nc\nd"))
     assert set(errors) == {"resource", "priorities"}
     assert "Three priorities at most" in errors["priorities"]
 

@@ -130,7 +130,7 @@ def test_answer_for_a_team_this_week(session: Session) -> None:
     assert a.expected == pytest.approx(a.target * (2 + 6 / 9) / 4)
     assert a.previous == 100
     assert a.daily == (120.0, 92.0, 30.0)
-    text, blocks = answer_blocks(a, currency="USD", now=NOW)
+    _, blocks = answer_blocks(a, currency="USD", now=NOW)
     assert validate_blocks(blocks) == []
     assert "▲ +142% vs previous period" in str(blocks)
     assert "No activity synced yet" not in str(blocks)

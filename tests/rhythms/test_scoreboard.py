@@ -1,0 +1,142 @@
+"""Scoreboard composition: wording, numbers, and Slack's limits (via the sandbox's validator)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+from bot.sandbox.blockkit import validate_blocks, validate_view
+from metrics.calendar import WorkCalendar
+from metrics.scoreboard import MetricStatus, PersonScoreboard
+from rhythms.scoreboard import (
+    DETAILS_ACTION,
+    TARGETS_ACTION,
+    rep_message,
+    sort_team,
+    team_message,
+    to_green,
+    verdict,
+)
+from rhythms.scoreboard_views import details_view, parse_button_value, targets_view
+from tests.support.rhythms import make_config
+
+UTC = dt.UTC
+DAY = dt.date(2026, 11, 23)
+AS_OF = dt.datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
+
+
+def metric(name: str, label: str, value: float, target: float, status: str) -> MetricStatus:
+    return MetricStatus(
+        metric=name,
+        label=label,
+        unit="count",
+        kind="input",
+        value=value,
+        target=target,
+        expected_now=target,
+        status=status,  # type: ignore[arg-type]
+        shortfall=max(0.0, target - value),
+        history=(1, 3, 5, 7, 6, 4, value),
+    )
+
+
+def board(
+    *metrics: MetricStatus, name: str = "Dana Ruiz", rank: int | None = 2
+) -> PersonScoreboard:
+    return PersonScoreboard(
+        person_id=7,
+        name=name,
+        email="dana@acme.example",
+        slack_user_id="UDANA01",
+        team_key="sdr",
+        timezone="America/Chicago",
+        day=DAY,
+        as_of=AS_OF,
+        metrics=metrics,
+        streak_days=3,
+        team_rank=rank,
+        team_size=8,
+    )
+
+
+FOUR = (
+    metric("calls", "Calls", 56, 60, "yellow"),
+    metric("emails", "Emails", 45, 40, "green"),
+    metric("meetings_booked", "Meetings booked", 2, 2, "green"),
+    metric("opportunities_created", "Opportunities created", 1, 1, "green"),
+)
+
+
+def test_verdict_and_what_turns_it_green() -> None:
+    assert verdict(board(*FOUR)) == "Winning: 3 of 4 inputs on pace"
+    two_behind = (
+        metric("calls", "Calls", 56, 60, "yellow"),
+        metric("meetings_booked", "Meetings booked", 1, 2, "red"),
+    )
+    assert verdict(board(*two_behind)) == "Behind: 0 of 2 inputs on pace"
+    assert verdict(board(*FOUR[:2])) == "Winning: 1 of 2 inputs on pace"
+    assert verdict(board(FOUR[0], two_behind[1], *FOUR[2:])) == "Close: 2 of 4 inputs on pace"
+    assert to_green(board(*two_behind)) == "4 more calls and 1 more meeting booked"
+    assert verdict(board(metric("calls", "Calls", 70, 60, "green"))) == "Winning: on pace"
+    assert to_green(board(metric("calls", "Calls", 70, 60, "green"))) is None
+    assert verdict(board()) == "No targets for today"
+
+
+def test_rep_message_content_and_limits() -> None:
+    payload = rep_message(board(*FOUR))
+    blocks = payload["blocks"]
+    assert validate_blocks(blocks, "message") == []
+    flat = json.dumps(blocks, ensure_ascii=False)
+    assert "Winning: 3 of 4 inputs on pace" in flat
+    assert "56 / 60" in flat and "4 more calls" in flat
+    assert "3-day streak" in flat and "#2 of 8 on the team" in flat
+    assert "`▂▄▆█▇▅▃`" in flat  # the 7-day sparkline of meetings (1, 3, 5, 7, 6, 4, 2)
+    actions = next(b for b in blocks if b["type"] == "actions")["elements"]
+    assert [a["action_id"] for a in actions] == [DETAILS_ACTION, TARGETS_ACTION]
+    assert parse_button_value(actions[0]["value"]) == (7, DAY)
+    assert payload["text"].startswith("🟢 Winning: 3 of 4") and "calls 56/60" in payload["text"]
+
+
+def test_rep_message_survives_absurd_input() -> None:
+    many = tuple(metric(f"m{i}", "L" * 300, i, 10, "red") for i in range(60))
+    payload = rep_message(board(*many, name="N" * 400))
+    assert validate_blocks(payload["blocks"], "message") == []
+
+
+def test_team_message_sorts_flags_and_fits_sixty_reps() -> None:
+    boards = []
+    for i in range(60):
+        status = "green" if i % 3 == 0 else "yellow" if i % 3 == 1 else "red"
+        value = {"green": 70.0, "yellow": 50.0, "red": 10.0}[status]
+        boards.append(
+            dataclasses.replace(
+                board(metric("calls", "Calls", value, 60, status), rank=None),
+                person_id=i,
+                name=f"Rep {i:02d} " + "x" * 40,
+            )
+        )
+    payload = team_message("SDR", boards, DAY)
+    assert validate_blocks(payload["blocks"], "message") == []
+    flat = json.dumps(payload["blocks"], ensure_ascii=False)
+    assert "20 of 60 reps winning" in flat and "🟡 20" in flat
+    assert "*Needs help:*" in flat and "…and 10 more" in flat
+    divider = [b["type"] for b in payload["blocks"]].index("divider")
+    ranked = "\n".join(b["text"]["text"] for b in payload["blocks"][divider + 1 : -1])
+    assert ranked.index("1. 🟢 Rep 00") < ranked.index("21. 🟡 Rep 01") < ranked.index("🔴 Rep 02")
+    assert [b.name[:6] for b in sort_team(boards)[:2]] == ["Rep 00", "Rep 03"]
+    big = [dataclasses.replace(b, person_id=1000 + i) for i, b in enumerate(boards * 10)]
+    assert validate_blocks(team_message("Huge", big, DAY)["blocks"], "message") == []
+
+
+def test_modals_stay_inside_view_limits() -> None:
+    cfg = make_config()
+    details = details_view(board(*FOUR))
+    assert validate_view(details) == []
+    assert details["title"]["text"] == "Scoreboard details"  # type: ignore[index]
+    sdr = board(metric("calls", "Calls", 40, 60, "red"))
+    why = targets_view(cfg, sdr, role="rep", calendar=WorkCalendar(cfg.calendar))
+    assert validate_view(why) == []
+    flat = json.dumps(why, ensure_ascii=False)
+    assert "the SDR team's target" in flat
+    assert "09:00–18:00" in flat and "100% of pace" in flat
