@@ -106,17 +106,20 @@ def parse_query(text: str, catalog: Catalog, team_keys: dict[str, str]) -> Metri
         text = _VS.sub(" ", text)
     words = text.split()
     metric = match_metric(words[0], catalog)
+    target, rest = parse_target(words[1:], team_keys)
+    flags = {"chart", "public"} & set(rest)
+    period = " ".join(w for w in rest if w not in flags) or "today"
+    return MetricQuery(metric, target, period, compare, "chart" in flags, "public" in flags)
+
+
+def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, list[str]]:
+    """Who the words are about (default: the asker), and the other words, lowercased."""
     target = Target("self")
-    chart = public = False
     rest: list[str] = []
-    for word in words[1:]:
+    for word in words:
         low = word.lower()
         mention, channel = _MENTION.match(word), _CHANNEL.match(word)
-        if low == "chart":
-            chart = True
-        elif low == "public":
-            public = True
-        elif mention:
+        if mention:
             target = _one(target, Target("user", mention.group(1)))
         elif channel:
             name = (channel.group(2) or channel.group(1)).lower()
@@ -132,7 +135,18 @@ def parse_query(text: str, catalog: Catalog, team_keys: dict[str, str]) -> Metri
             target = _one(target, Target("team", team_keys[low.lstrip("#")]))
         else:
             rest.append(low)
-    return MetricQuery(metric, target, " ".join(rest) or "today", compare, chart, public)
+    return target, rest
+
+
+def team_words(teams: list[tuple[str, str, str | None]]) -> dict[str, str]:
+    """Every word that names a team: its key, its name, its channel (without '#')."""
+    words: dict[str, str] = {}
+    for key, name, channel in teams:
+        words[key.lower()] = key
+        words[name.lower()] = key
+        if channel:
+            words[channel.lstrip("#").lower()] = key
+    return words
 
 
 def _one(current: Target, new: Target) -> Target:

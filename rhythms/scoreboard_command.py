@@ -1,0 +1,56 @@
+"""`/scoreboard [@person | team]`: the daily scoreboard on demand, with the same permissions
+as `/metric` (a rep: themselves, and teammates only where scoreboards are transparent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from metrics.models import Person
+from rhythms.config import OrgConfig
+from rhythms.metric_answer import Refused, resolve_subject
+from rhythms.metric_query import QueryError, parse_target, team_words
+from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource, rep_message, team_message
+
+USAGE = "Use `/scoreboard` (yours), `/scoreboard @dana` or `/scoreboard sdr`."
+
+
+def scoreboard_reply(
+    session: Session,
+    *,
+    config: OrgConfig,
+    viewer: Person | None,
+    text: str,
+    now: dt.datetime,
+    source: ScoreboardSource | None = None,
+) -> dict[str, Any]:
+    """The message payload to answer with; raises QueryError/Refused with a clear text."""
+    boards = source if source is not None else MetricsScoreboards()
+    words = team_words([(t.key, t.name, t.channel) for t in config.teams])
+    target, rest = parse_target(text.split(), words)
+    if rest:
+        raise QueryError(f"I didn't understand `{' '.join(rest)[:60]}`. {USAGE}")
+    if target.kind == "org":
+        raise QueryError("Scoreboards are per person or team. " + USAGE)
+    subject = resolve_subject(session, config=config, viewer=viewer, target=target)
+    day = now.astimezone(ZoneInfo(subject.timezone)).date()
+    currency = config.currency.reporting
+    if subject.scope.kind == "team":
+        team_key = str(subject.scope.key)
+        boards_for_team = boards.team_scoreboards(
+            session, config=config, team_key=team_key, day=day, as_of=now
+        )
+        return team_message(
+            subject.name, boards_for_team, day, currency=currency, team_key=team_key
+        )
+    person_id = int(subject.scope.key or 0)
+    board = boards.person_scoreboard(
+        session, config=config, person_id=person_id, day=day, as_of=now
+    )
+    return rep_message(board, currency=currency)
+
+
+__all__ = ["USAGE", "QueryError", "Refused", "scoreboard_reply"]
