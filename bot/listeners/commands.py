@@ -77,10 +77,7 @@ def register_command_listeners(
             if query.chart and result.daily:
                 png = renderer().trend(
                     f"{result.label} · {result.subject}",
-                    [
-                        result.start + __import__("datetime").timedelta(days=i)
-                        for i in range(len(result.daily))
-                    ],
+                    [result.start + dt.timedelta(days=i) for i in range(len(result.daily))],
                     list(result.daily),
                     unit=result.unit,
                 )
