@@ -25,7 +25,7 @@ from rhythms.config import OrgConfig
 from rhythms.control_tower import LEVERS, lever_split
 from rhythms.metric_answer import STALE_AFTER, Refused
 from rhythms.models import AlertState
-from rhythms.permissions import can_view_org, can_view_team, is_admin
+from rhythms.permissions import alert_concerns, can_view_org, can_view_team, is_admin
 from rhythms.switchboard import rhythm_states, set_rhythm, usage
 
 HELP = """*Drumbeat* — your team's operating rhythms in Slack.
@@ -203,7 +203,7 @@ def alerts_reply(session: Session, *, config: OrgConfig, viewer: Person) -> Repl
     rows = session.scalars(
         select(AlertState).where(AlertState.state == "firing").order_by(AlertState.fired_at.desc())
     ).all()
-    mine = [r for r in rows if _concerns(r.subject, viewer)]
+    mine = [r for r in rows if alert_concerns(r.subject, viewer)]
     if not mine:
         return _text("No alerts firing that concern you. 🎉")
     lines = [
@@ -212,14 +212,6 @@ def alerts_reply(session: Session, *, config: OrgConfig, viewer: Person) -> Repl
         for r in mine[:30]
     ]
     return Reply("Alerts", [header("Alerts firing"), section("\n".join(lines))])
-
-
-def _concerns(subject: str, viewer: Person) -> bool:
-    if viewer.role in ("exec", "admin"):
-        return True
-    if subject == f"person:{viewer.id}":
-        return True
-    return viewer.role == "manager" and subject == f"team:{viewer.team_key}"
 
 
 def targets_reply(*, config: OrgConfig, viewer: Person) -> Reply:

@@ -77,3 +77,10 @@ def can_view_org(viewer: Person, config: MetricsConfig) -> Decision:
 
 def is_admin(viewer: Person | None) -> bool:
     return viewer is not None and viewer.role == "admin"
+
+
+def alert_concerns(subject: str, viewer: Person) -> bool:
+    """Whether an alert about `subject` ("person:12", "team:sdr", "org") is the viewer's."""
+    if sees_everything(viewer) or subject == f"person:{viewer.id}":
+        return True
+    return viewer.role == "manager" and subject == f"team:{viewer.team_key}"

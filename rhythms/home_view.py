@@ -1,0 +1,227 @@
+"""The App Home tab: the person's scoreboard today and this week, their open MAPLE prompt,
+alerts that concern them, and for admins the rhythm switchboard.
+
+`home_view(session, config=..., slack_user_id=..., now=...)` is the whole view (pure apart
+from reading the store); `bot/` publishes it with `views.publish`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from metrics.directory import person_timezone
+from metrics.models import Person
+from rhythms.blocks import (
+    actions,
+    button,
+    context,
+    divider,
+    fmt_number,
+    header,
+    section,
+    sparkline,
+    status_dot,
+)
+from rhythms.config import OrgConfig
+from rhythms.maple import get_reply, week_label
+from rhythms.maple_metrics import week_figures
+from rhythms.maple_rhythm import OPEN_ACTION as MAPLE_OPEN
+from rhythms.maple_rhythm import current_week, maple_rhythms
+from rhythms.models import AlertState
+from rhythms.permissions import alert_concerns, is_admin, viewer_for
+from rhythms.registry import configured_audience
+from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
+from rhythms.switchboard import rhythm_states
+
+TOGGLE_ACTION = "switchboard_toggle"
+RETIME_ACTION = "switchboard_retime"
+PREVIEW_ACTION = "switchboard_preview"
+RETIME_CALLBACK = "switchboard_retime_submit"
+
+
+def home_view(
+    session: Session,
+    *,
+    config: OrgConfig,
+    slack_user_id: str,
+    now: dt.datetime,
+    source: ScoreboardSource | None = None,
+) -> dict[str, Any]:
+    person = viewer_for(session, slack_user_id)
+    if person is None:
+        return {
+            "type": "home",
+            "blocks": [
+                header("Drumbeat"),
+                section(
+                    "I don't know you yet: ask your RevOps admin to add your email to "
+                    "`drumbeat.toml` (or to run the Slack directory sync)."
+                ),
+            ],
+        }
+    zone = person_timezone(person, config.org.timezone)
+    local = now.astimezone(ZoneInfo(zone))
+    blocks: list[dict[str, Any]] = [header(f"Drumbeat · {person.name}")]
+    blocks += _scoreboard(session, config, person, local, now, source or MetricsScoreboards())
+    blocks += _week(session, config, person, now)
+    blocks += _maple(session, config, person, now)
+    blocks += _alerts(session, person)
+    if is_admin(person):
+        blocks += switchboard_blocks(session, config=config, now=now, zone=zone)
+    blocks.append(context(f"Updated {local:%a %H:%M} ({zone}) · `/drumbeat help` for commands"))
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _scoreboard(
+    session: Session,
+    config: OrgConfig,
+    person: Person,
+    local: dt.datetime,
+    now: dt.datetime,
+    source: ScoreboardSource,
+) -> list[dict[str, Any]]:
+    if person.role != "rep":
+        return []
+    board = source.person_scoreboard(
+        session, config=config, person_id=person.id, day=local.date(), as_of=now
+    )
+    lines = [
+        f"{status_dot(m.status)} *{m.label}* {fmt_number(m.value, m.unit)}"
+        + (f" / {fmt_number(m.expected_now, m.unit)} pace" if m.expected_now is not None else "")
+        + (f"  `{sparkline(m.history)}`" if m.history else "")
+        for m in board.metrics
+    ]
+    rank = f" · #{board.team_rank} of {board.team_size} in team" if board.team_rank else ""
+    streak = f" · 🔥 {board.streak_days}-day streak" if board.streak_days else ""
+    return [
+        section(
+            f"*Today* ({board.on_pace} of {board.with_target} on pace{rank}{streak})\n"
+            + ("\n".join(lines) or "No targets set for you yet.")
+        )
+    ]
+
+
+def _week(
+    session: Session, config: OrgConfig, person: Person, now: dt.datetime
+) -> list[dict[str, Any]]:
+    from rhythms.maple import week_key
+
+    local = now.astimezone(ZoneInfo(person_timezone(person, config.org.timezone)))
+    figures = week_figures(
+        session, config=config, person=person, week=week_key(local.date()), now=now
+    )
+    if not figures:
+        return []
+    scope = "Your team's week" if person.role != "rep" else "This week"
+    lines = [
+        f"{status_dot(f.status)} *{f.label}* {fmt_number(f.value, f.unit)} of "
+        f"{fmt_number(f.target or 0, f.unit)}"
+        for f in figures[:8]
+    ]
+    return [section(f"*{scope}*\n" + "\n".join(lines))]
+
+
+def _maple(
+    session: Session, config: OrgConfig, person: Person, now: dt.datetime
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, rhythm in maple_rhythms(config).items():
+        if person.id not in {r.person_id for r in configured_audience(session, config, rhythm)}:
+            continue
+        week = current_week(rhythm, person_timezone(person, config.org.timezone), now)
+        reply = get_reply(session, rhythm=name, period_key=week, person_id=person.id)
+        done = reply is not None and reply.status == "submitted"
+        state = "✅ submitted — you can still edit it" if done else "📝 waiting for you"
+        label = "Edit MAPLE" if done else "Open MAPLE"
+        out += [
+            divider(),
+            section(f"*MAPLE · {week_label(week)}*: {state}"),
+            actions(
+                button(label, MAPLE_OPEN, f"{name}|{week}", style=None if done else "primary"),
+                block_id=f"home_maple_{name}",
+            ),
+        ]
+    return out
+
+
+def _alerts(session: Session, person: Person) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AlertState).where(AlertState.state == "firing")).all()
+    mine = [r for r in rows if alert_concerns(r.subject, person)]
+    if not mine:
+        return []
+    lines = [
+        f"• `{r.rule}` · {r.subject}" + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
+        for r in mine[:15]
+    ]
+    return [divider(), section(f"*Alerts firing* ({len(mine)})\n" + "\n".join(lines))]
+
+
+def switchboard_blocks(
+    session: Session, *, config: OrgConfig, now: dt.datetime, zone: str
+) -> list[dict[str, Any]]:
+    """Admin-only: each rhythm with on/off, change time and 'send me a preview now'."""
+    blocks: list[dict[str, Any]] = [divider(), section("*Rhythm switchboard* (admins)")]
+    for state in rhythm_states(session, config=config, now=now, zone=zone)[:20]:
+        nxt = f"next {state.next_run:%a %H:%M}" if state.next_run else "off"
+        who = (
+            f" · changed by <@{state.changed_by}> {state.changed_at:%b %-d %H:%M} UTC"
+            if state.changed_by and state.changed_at
+            else " · from drumbeat.toml"
+        )
+        blocks.append(
+            section(
+                f"{'🟢' if state.enabled else '⚪'} *{state.name}* `{state.schedule}` · {nxt}{who}"
+            )
+        )
+        blocks.append(
+            actions(
+                button(
+                    "Turn off" if state.enabled else "Turn on",
+                    TOGGLE_ACTION,
+                    state.name,
+                    style="danger" if state.enabled else "primary",
+                ),
+                button("Change time", RETIME_ACTION, state.name),
+                button("Send me a preview now", PREVIEW_ACTION, state.name),
+                block_id=f"switchboard_{state.name}"[:255],
+            )
+        )
+    return blocks
+
+
+def retime_modal(name: str, schedule: str, error: str | None = None) -> dict[str, Any]:
+    element = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "initial_value": schedule,
+        "max_length": 64,
+    }
+    blocks: list[dict[str, Any]] = [
+        section(
+            f"When should *{name}* run? Cron: minute hour day month weekday, in each "
+            "recipient's own time zone unless the rhythm has a fixed zone."
+        ),
+        {
+            "type": "input",
+            "block_id": "schedule",
+            "element": element,
+            "label": {"type": "plain_text", "text": "Schedule (cron)"},
+            "hint": {"type": "plain_text", "text": "e.g. 30 17 * * mon-fri = 17:30 on weekdays"},
+        },
+    ]
+    if error:
+        blocks.append(context(f"⚠️ {error}"))
+    return {
+        "type": "modal",
+        "callback_id": RETIME_CALLBACK,
+        "private_metadata": name,
+        "title": {"type": "plain_text", "text": "Change rhythm time"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
