@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.sandbox.blockkit import validate_view
+from metrics.directory import apply_directory
+from metrics.models import MetricDaily, Person
+from rhythms.config import load_org_config
+from rhythms.home_view import home_view
+from rhythms.maple import save_reply
+from tests.conftest import EXAMPLE_CONFIG
+
+CFG = load_org_config(EXAMPLE_CONFIG)
+NOW = dt.datetime(2026, 11, 24, 20, 0, tzinfo=dt.UTC)  # Tuesday 14:00 Chicago
+
+
+def _people(session: Session) -> dict[str, Person]:
+    apply_directory(session, CFG, today=NOW.date())
+    people = {p.email.split(".")[0]: p for p in session.scalars(select(Person))}
+    for p in people.values():
+        p.slack_user_id = f"U{p.id:05d}"
+    session.add(
+        MetricDaily(
+            person_id=people["dana"].id, metric="calls", day=NOW.date(), value=41, team_key="sdr"
+        )
+    )
+    session.commit()
+    return people
+
+
+def test_rep_manager_admin_and_stranger_views(session: Session) -> None:
+    people = _people(session)
+    rep = home_view(session, config=CFG, slack_user_id=people["dana"].slack_user_id or "", now=NOW)
+    assert validate_view(rep) == []
+    text = str(rep["blocks"])
+    assert "*Today*" in text and "*Calls* 41" in text and "switchboard" not in text
+    manager = home_view(
+        session, config=CFG, slack_user_id=people["maria"].slack_user_id or "", now=NOW
+    )
+    assert "MAPLE · Week 47" in str(manager["blocks"]) and "waiting for you" in str(
+        manager["blocks"]
+    )
+    save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=people["maria"].id,
+        answers={"advanced": "a", "planned": "b"},
+        submit=True,
+        now=NOW,
+    )
+    session.commit()
+    manager = home_view(
+        session, config=CFG, slack_user_id=people["maria"].slack_user_id or "", now=NOW
+    )
+    assert "submitted" in str(manager["blocks"])
+    admin = home_view(session, config=CFG, slack_user_id=people["sam"].slack_user_id or "", now=NOW)
+    assert validate_view(admin) == []
+    assert "Rhythm switchboard" in str(admin["blocks"]) and "Send me a preview now" in str(
+        admin["blocks"]
+    )
+    stranger = home_view(session, config=CFG, slack_user_id="UNOBODY", now=NOW)
+    assert "don't know you yet" in str(stranger["blocks"])
