@@ -51,3 +51,27 @@ def _aware(when: dt.datetime) -> dt.datetime:
 
 def local_now(clock: Clock, zone: str) -> dt.datetime:
     return clock.now().astimezone(ZoneInfo(zone))
+
+
+class OffsetClock:
+    """The system clock shifted forward by an adjustable offset: time keeps flowing, and the
+    demo's time control can jump ahead (`jump_to`, `advance`). Never goes backwards."""
+
+    def __init__(self, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._lock = threading.Lock()
+        self._offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return self._base.now() + self._offset
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        if delta < dt.timedelta(0):
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._offset += delta
+            return self._base.now() + self._offset
+
+    def jump_to(self, when: dt.datetime) -> dt.datetime:
+        return self.advance(max(dt.timedelta(0), _aware(when) - self.now()))

@@ -44,3 +44,18 @@ def test_custom_working_week() -> None:
     sun_thu = WorkCalendar(CalendarConfig(working_days=("sun", "mon", "tue", "wed", "thu")))
     assert sun_thu.is_working_day(dt.date(2026, 11, 22))  # Sunday
     assert not sun_thu.is_working_day(dt.date(2026, 11, 27))  # Friday
+
+
+def test_offset_clock_moves_forward_only() -> None:
+    from metrics.clock import OffsetClock, TravellingClock
+
+    base = TravellingClock(dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC))
+    clock = OffsetClock(base)
+    assert clock.now() == base.now()
+    clock.jump_to(dt.datetime(2026, 11, 27, 19, tzinfo=dt.UTC))
+    base.advance(dt.timedelta(minutes=5))
+    assert clock.now() == dt.datetime(2026, 11, 27, 19, 5, tzinfo=dt.UTC)
+    clock.jump_to(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))  # the past: no change
+    assert clock.now() == dt.datetime(2026, 11, 27, 19, 5, tzinfo=dt.UTC)
+    with pytest.raises(ValueError):
+        clock.advance(dt.timedelta(minutes=-1))
