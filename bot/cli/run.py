@@ -1,0 +1,153 @@
+"""`drumbeat run`: the bot — Slack app (HTTP or Socket Mode) and the outbox sender.
+
+HTTP mode (default) serves ``POST /slack/events`` and ``GET /healthz`` on ``--port``;
+Socket Mode is used when SLACK_APP_TOKEN is set. ``--sandbox`` starts the local Slack
+sandbox in the same process and points the bot at it (no Slack account needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.app import AppConfigError
+from bot.cli.common import console, err_console, load_settings, print_config_error
+from bot.runtime import RuntimeOptions, start_runtime
+from bot.settings import Settings, secret_value
+from metrics.clock import SystemClock
+from metrics.store import redacted
+from rhythms.config import ConfigError, OrgConfig, load_org_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run the bot: Slack app and outbox sender",
+        description=(
+            "Run the bot: the Slack app (HTTP mode on --port, or Socket Mode when "
+            "SLACK_APP_TOKEN is set) and the outbox sender, against SLACK_API_URL."
+        ),
+    )
+    parser.add_argument("--port", type=int, help="HTTP port (default DRUMBEAT_PORT or 3000)")
+    parser.add_argument("--host", default="0.0.0.0", help="interface to listen on")
+    parser.add_argument("--database-url", help="override DRUMBEAT_DATABASE_URL")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="start the local Slack sandbox and use it"
+    )
+    parser.add_argument("--no-sender", action="store_true", help="do not drain the outbox")
+    parser.add_argument(
+        "--claim-lease",
+        type=float,
+        default=600.0,
+        help="seconds before another sender's claim counts as abandoned (default 600)",
+    )
+    parser.add_argument(
+        "--pace-scale",
+        type=float,
+        default=1.0,
+        help="multiply client-side rate-limit intervals (sandbox/benchmarks only; default 1)",
+    )
+    parser.add_argument("--max-in-flight", type=int, default=16, help="concurrent sends")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    updates: dict[str, Any] = {}
+    if args.port is not None:
+        updates["port"] = args.port
+    if args.database_url:
+        updates["database_url"] = args.database_url
+    settings = settings.model_copy(update=updates)
+    try:
+        org = _org_config(settings)
+    except ConfigError as exc:
+        print_config_error(exc)
+        return 2
+    try:
+        return asyncio.run(_serve(settings, args, org))
+    except AppConfigError as exc:
+        err_console.print(f"[red]cannot start:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _org_config(settings: Settings) -> OrgConfig | None:
+    if not settings.config_path.exists():
+        log.warning("no org config at %s: running without it", settings.config_path)
+        return None
+    return load_org_config(settings.config_path)
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if os.name == "posix":  # asyncio signal handlers exist on Unix only
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+    sandbox = None
+    if args.sandbox:
+        from bot.sandbox.server import SlackSandbox
+        from bot.sandbox.users import seed_from_config
+
+        sandbox = SlackSandbox(token=f"xoxb-sandbox-{secrets.token_hex(8)}")
+        await sandbox.start()
+        if org is not None:
+            seed_from_config(sandbox.state, org)
+        settings = settings.model_copy(
+            update={
+                "slack_api_url": sandbox.api_url,
+                "slack_bot_token": SecretStr(sandbox.token),
+                "slack_signing_secret": settings.slack_signing_secret
+                or SecretStr(secrets.token_hex(16)),
+                "slack_app_token": None,
+            }
+        )
+
+    clock = SystemClock()
+    options = RuntimeOptions(
+        host=args.host,
+        port=settings.port,
+        sender=not args.no_sender,
+        max_in_flight=args.max_in_flight,
+        pace_scale=args.pace_scale,
+        claim_lease=args.claim_lease,
+    )
+    runtime = await start_runtime(settings, org, clock=clock, options=options)
+    socket_handler = None
+    try:
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(
+                runtime.app, secret_value(settings.slack_app_token)
+            )
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            console.print("Socket Mode connected")
+        server = runtime.server
+        console.print(f"drumbeat listening on {server.url} (events at {server.events_url})")
+        console.print(f"database {redacted(settings.database_url)}")
+        console.print(f"Slack Web API at {settings.slack_api_url}")
+        if org is None:
+            console.print("[yellow]no org config: rhythms and most commands are off[/]")
+        if sandbox is not None:
+            console.print(f"sandbox Slack at {sandbox.base_url} (seeded from the org config)")
+        await stop.wait()
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+    finally:
+        await runtime.stop()
+        if sandbox is not None:
+            await sandbox.stop()
+    return 0

@@ -1,0 +1,384 @@
+"""The outbox sender: claim due deliveries, post them to Slack, record what Slack answered.
+
+    sender = Sender(client=client, session_factory=factory, clock=clock)
+    await sender.reconcile()         # at start: settle claims a dead process left behind
+    await sender.drain()             # send everything due now (tests, CLI)
+    await sender.run(stop_event)     # or keep draining until stopped (the bot)
+
+Claim → send → record (see docs/delivery.md). Sends run as asyncio tasks, at most
+`max_in_flight` at once, paced by `RateLimiter`; 429s wait out ``Retry-After``; 5xx, timeouts
+and dropped connections back off with jitter, and — because Slack may have posted before the
+answer was lost — look the delivery up (`bot.reconcile`) before posting again. Permanent
+errors mark the delivery dead and tell the admins once (`bot.failures`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import delivery_claims as claims
+from bot.failures import notify_admins
+from bot.ratelimit import RateLimiter
+from bot.reconcile import Finder, delivery_metadata, tagged_filename
+from bot.slack_calls import Outcome, SlackCaller
+from metrics.clock import Clock
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+UNCONFIRMED = "unconfirmed"  # error prefix: the last try may have been posted; check first
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Delays are `base * 2**n` seconds (capped), with full jitter."""
+
+    tries_per_claim: int = 4  # attempts within one claim before giving the row back
+    max_attempts: int = 8  # claims before a retryable error becomes dead
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+    stale_claim_after: dt.timedelta = dt.timedelta(minutes=10)
+    settle_delay: float = 2.0  # after a lost answer, wait this long before looking it up
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class Result:
+    """How a send ended: sent (channel, ts), retry later, or dead."""
+
+    status: str  # sent | retry | dead | released | ambiguous
+    channel: str | None = None
+    ts: str | None = None
+    error: str | None = None
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        max_in_flight: int = 16,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        admin_channel: str | None = None,
+        worker_id: str | None = None,
+        poll_interval: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.client = client
+        self.session_factory = session_factory
+        self.clock = clock
+        self.max_in_flight = max_in_flight
+        self.caller = SlackCaller(limiter or RateLimiter())
+        self.finder = Finder(client, self.caller)
+        self.retry = retry or RetryPolicy()
+        self.admin_channel = admin_channel
+        self.worker = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
+        self.poll_interval = poll_interval
+        self._rng = random.Random(seed)
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.dead = 0
+
+    # -- the loop --------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Ask a running sender to look for due rows now (call from the event loop)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile, then drain whatever is due until `stop` is set (reconciling again every
+        half lease, for replicas that die while this one runs)."""
+        await self.reconcile()
+        last_reconcile = self.clock.now()
+        while not stop.is_set():
+            try:
+                if self.clock.now() - last_reconcile >= self.retry.stale_claim_after / 2:
+                    last_reconcile = self.clock.now()
+                    await self.reconcile()  # claims of replicas that died since
+                await self.drain()
+            except Exception:  # the loop must survive a bad row or a DB blip
+                log.exception("outbox drain failed; retrying in %.1fs", self.poll_interval)
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self) -> int:
+        """Send every delivery due now (including ones that fall due while draining)."""
+        handled = 0
+        in_flight: set[asyncio.Task[None]] = set()
+        refill_at = max(1, self.max_in_flight // 2)  # claim in batches, not one per slot
+        exhausted = False  # the last claim found fewer rows than it asked for
+        while True:
+            room = self.max_in_flight - len(in_flight)
+            if room > 0 and (not in_flight or (room >= refill_at and not exhausted)):
+                batch = await self._db(
+                    claims.claim_due, worker=self.worker, now=self.clock.now(), limit=room
+                )
+                exhausted = len(batch) < room
+                for delivery in batch:
+                    in_flight.add(asyncio.create_task(self._deliver(delivery)))
+                handled += len(batch)
+            if not in_flight:
+                return handled
+            _done, pending = await asyncio.wait(in_flight, return_when="FIRST_COMPLETED")
+            in_flight = set(pending)
+
+    async def reconcile(self) -> int:
+        """Settle claims older than the lease: sent if Slack has them, else pending again."""
+        now = self.clock.now()
+        stale = await self._db(
+            claims.take_over_stale,
+            worker=self.worker,
+            now=now,
+            older_than=now - self.retry.stale_claim_after,
+            limit=10_000,
+        )
+        for delivery in stale:
+            result = await self._settle(delivery)
+            await self._record(delivery, result)
+        return len(stale)
+
+    # -- one delivery ----------------------------------------------------------------------
+    async def _deliver(self, delivery: claims.Claimed) -> None:
+        try:
+            result = await self._send_with_retries(delivery)
+        except Exception as exc:  # a bug must not leave the row claimed forever
+            log.exception("delivery %s crashed the sender", delivery.id)
+            result = Result("retry", error=f"internal: {type(exc).__name__}: {exc}"[:500])
+        await self._record(delivery, result)
+
+    async def _send_with_retries(self, delivery: claims.Claimed) -> Result:
+        if (delivery.last_error or "").startswith(UNCONFIRMED):
+            settled = await self._settle(delivery)  # a lost answer last time: look first
+            if settled.status != "released":
+                return settled
+        result = Result("retry", error="not tried")
+        for attempt in range(1, self.retry.tries_per_claim + 1):
+            if attempt > 1:
+                await asyncio.sleep(self.retry.delay(attempt, self._rng))
+            result = await self._send_once(delivery)
+            if result.status == "ambiguous":
+                await asyncio.sleep(self.retry.settle_delay)  # let a slow request land first
+                result = await self._settle(delivery)
+                if result.status == "released":  # looked, and it is not there: try again
+                    result = Result("retry", error="answer lost; not posted")
+            if result.status != "retry" or (result.error or "").startswith(UNCONFIRMED):
+                return result  # an unconfirmed send is never blindly repeated
+        return result
+
+    async def _settle(self, delivery: claims.Claimed) -> Result:
+        """Whether a send whose answer was lost happened: sent (found), released (absent,
+        safe to send again), dead (cannot be known: ephemerals) or retry (Slack could not
+        be asked; the error keeps the `unconfirmed` mark so the next try looks first)."""
+        kind = delivery.kind
+        if kind == "ephemeral":
+            return Result("dead", error="outcome_unknown")
+        if kind not in ("message", "upload"):
+            return Result("released")  # update and view_publish are idempotent: send again
+        try:
+            found = await self._find(delivery)
+        except _Unknown as exc:
+            return Result("retry", error=f"{UNCONFIRMED}: {exc}")
+        return found if found is not None else Result("released")
+
+    async def _find(self, delivery: claims.Claimed) -> Result | None:
+        filename = None
+        if delivery.kind == "upload":
+            filename = tagged_filename(str(delivery.payload["filename"]), delivery.id)
+        message, failed = await self.finder.find(
+            recipient=delivery.parent_channel or delivery.recipient,
+            delivery_id=delivery.id,
+            thread_ts=delivery.parent_ts,
+            filename=filename,
+        )
+        if message is not None:
+            return Result("sent", channel=message["channel"], ts=message["ts"])
+        if failed is not None:  # could not look: do not assume it is absent
+            raise _Unknown(failed.error or "lookup failed")
+        return None
+
+    async def _send_once(self, delivery: claims.Claimed) -> Result:
+        send = {
+            "message": self._message,
+            "ephemeral": self._ephemeral,
+            "update": self._update,
+            "upload": self._upload,
+            "view_publish": self._view_publish,
+        }.get(delivery.kind)
+        if send is None:
+            return Result("dead", error=f"unknown delivery kind {delivery.kind!r}")
+        return await send(delivery, delivery.payload)
+
+    async def _message(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
+        channel = d.parent_channel or d.recipient
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "text": p["text"],
+            "metadata": delivery_metadata(d.id),
+            "unfurl_links": False,
+        }
+        if p.get("blocks"):
+            kwargs["blocks"] = p["blocks"]
+        if d.parent_ts:
+            kwargs["thread_ts"] = d.parent_ts
+        out = await self.caller.call("chat.postMessage", self.client.chat_postMessage, **kwargs)
+        return _result(out, lambda data: (data.get("channel"), data.get("ts")))
+
+    async def _ephemeral(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
+        kwargs: dict[str, Any] = {"channel": d.recipient, "user": p["user"], "text": p["text"]}
+        if p.get("blocks"):
+            kwargs["blocks"] = p["blocks"]
+        out = await self.caller.call("chat.postEphemeral", self.client.chat_postEphemeral, **kwargs)
+        return _result(out, lambda data: (d.recipient, data.get("message_ts")))
+
+    async def _update(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
+        if not (d.parent_channel and d.parent_ts):
+            return Result("dead", error="message_not_found")
+        kwargs: dict[str, Any] = {"channel": d.parent_channel, "ts": d.parent_ts, "text": p["text"]}
+        if p.get("blocks"):
+            kwargs["blocks"] = p["blocks"]
+        out = await self.caller.call("chat.update", self.client.chat_update, **kwargs)
+        return _result(out, lambda data: (data.get("channel"), data.get("ts")))
+
+    async def _view_publish(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
+        out = await self.caller.call(
+            "views.publish", self.client.views_publish, user_id=d.recipient, view=p["view"]
+        )
+        return _result(out, lambda data: (None, None))
+
+    async def _upload(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
+        try:
+            content = base64.b64decode(str(p["png_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            return Result("dead", error="invalid_arguments: png_base64 is not base64")
+        channel, failed = await self.finder.channel_id(d.parent_channel or d.recipient)
+        if channel is None:
+            assert failed is not None
+            return _result(failed, lambda data: (None, None))
+        name = tagged_filename(str(p["filename"]), d.id)
+        got = await self.caller.call(
+            "files.getUploadURLExternal",
+            self.client.files_getUploadURLExternal,
+            filename=name,
+            length=len(content),
+        )
+        if not got.ok:
+            return _result(got, lambda data: (None, None), ambiguous_is_retry=True)
+        try:
+            async with self.client.session.post(got.data["upload_url"], data=content) as resp:  # type: ignore[union-attr]
+                if resp.status != 200:
+                    return Result("retry", error=f"upload_failed: HTTP {resp.status}")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return Result("retry", error=f"upload_failed: {type(exc).__name__}")
+        kwargs: dict[str, Any] = {
+            "files": [{"id": got.data["file_id"], "title": p["title"]}],
+            "channel_id": channel,
+        }
+        if p.get("comment"):
+            kwargs["initial_comment"] = p["comment"]
+        if d.parent_ts:
+            kwargs["thread_ts"] = d.parent_ts
+        done = await self.caller.call(
+            "files.completeUploadExternal", self.client.files_completeUploadExternal, **kwargs
+        )
+        shared = (done.data.get("files") or [{}])[0] if done.ok else {}
+        return _result(done, lambda data: (channel, shared.get("ts")))
+
+    # -- recording -------------------------------------------------------------------------
+    async def _record(self, delivery: claims.Claimed, result: Result) -> None:
+        now = self.clock.now()
+        if result.status == "sent":
+            self.sent += 1
+            await self._db(
+                claims.record_sent,
+                delivery_id=delivery.id,
+                worker=self.worker,
+                channel=result.channel,
+                ts=result.ts,
+                now=now,
+            )
+        elif result.status == "released":
+            await self._db(claims.release, delivery_id=delivery.id, worker=self.worker, now=now)
+        elif result.status == "dead" or delivery.attempts >= self.retry.max_attempts:
+            self.dead += 1
+            await self._db(self._dead, delivery=delivery, error=result.error or "failed", now=now)
+        else:
+            delay = self.retry.delay(delivery.attempts + 1, self._rng) + self.retry.base_delay
+            retry_at = now + dt.timedelta(seconds=delay)
+            await self._db(
+                claims.record_failure,
+                delivery_id=delivery.id,
+                worker=self.worker,
+                error=result.error or "failed",
+                retry_at=retry_at,
+            )
+
+    def _dead(
+        self, *, session: Session, delivery: claims.Claimed, error: str, now: dt.datetime
+    ) -> None:
+        if claims.record_failure(
+            session, delivery_id=delivery.id, worker=self.worker, error=error, retry_at=None
+        ):
+            log.warning(
+                "delivery %s (%s → %s) is dead: %s",
+                delivery.id,
+                delivery.rhythm,
+                delivery.recipient,
+                error,
+            )
+            notify_admins(
+                session,
+                rhythm=delivery.rhythm,
+                recipient=delivery.recipient,
+                error=error.split(":")[0],
+                delivery_id=delivery.id,
+                admin_channel=self.admin_channel,
+                now=now,
+            )
+
+    async def _db(self, func: Callable[..., T], **kwargs: Any) -> T:
+        """Run a sync service function in a worker thread, in its own committed transaction."""
+
+        def work() -> T:
+            with self.session_factory() as session, session.begin():
+                return func(session=session, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+
+class _Unknown(Exception):
+    """Slack could not be asked whether a delivery was posted."""
+
+
+def _result(
+    out: Outcome,
+    where: Callable[[dict[str, Any]], tuple[Any, Any]],
+    *,
+    ambiguous_is_retry: bool = False,
+) -> Result:
+    if out.ok:
+        channel, ts = where(out.data)
+        return Result("sent", channel=channel, ts=ts)
+    if out.kind == "permanent":
+        return Result("dead", error=out.error)
+    if out.kind == "ambiguous" and not ambiguous_is_retry:
+        return Result("ambiguous", error=out.error)
+    return Result("retry", error=out.error)
