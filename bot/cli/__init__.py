@@ -11,10 +11,20 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import check_config, export, migrate, pending
+from bot.cli import (
+    alerts,
+    check_config,
+    demo,
+    export,
+    metric,
+    migrate,
+    preview,
+    run,
+    sync,
+)
 
 # Order here is the order in `drumbeat --help`.
-COMMAND_MODULES = (migrate, check_config, export, pending)
+COMMAND_MODULES = (migrate, check_config, sync, run, demo, preview, metric, export, alerts)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

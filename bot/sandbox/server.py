@@ -17,7 +17,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +71,12 @@ class SlackSandbox:
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.token = token
         self.limits = limits or RateLimits()
         self.faults = faults or Faults()
-        self.state = SandboxState()
+        self.state = SandboxState(clock) if clock is not None else SandboxState()
         self.calls: list[Call] = []
         self.latency: dict[str, float] = {}  # method -> seconds to wait before answering
         self._host, self._port = host, port

@@ -11,6 +11,7 @@ import copy
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,8 @@ class Channel:
 class SandboxState:
     """The workspace. Ids are deterministic (C000001, D000002...), ts strictly increasing."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # seconds since the epoch, for message ts (the demo shifts it)
         self.lock = threading.RLock()
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
@@ -54,7 +56,7 @@ class SandboxState:
     def new_ts(self) -> str:
         """A message ts like Slack's: wall-clock seconds.micros, unique and increasing."""
         with self.lock:
-            self._last_ts = max(time.time(), self._last_ts + 1e-6)
+            self._last_ts = max(self.clock(), self._last_ts + 1e-6)
             return f"{self._last_ts:.6f}"
 
     # -- seeding ---------------------------------------------------------------------------

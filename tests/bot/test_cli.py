@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import inspect
 
 from bot.cli import build_parser, main
-from bot.cli.pending import PENDING
 from metrics.store import make_engine
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -42,12 +41,6 @@ def test_check_config_ok_and_broken(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert main(["check-config", str(broken)]) == 2
     assert "metrics[3].targets.sdr.daily: must be >= 0.0" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_commands_say_so(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([name]) == 1
-    assert "not built yet" in capsys.readouterr().err
 
 
 def test_console_script_help() -> None:
