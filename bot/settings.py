@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias=_env("DRUMBEAT_PUBLIC_URL"))
     port: int = Field(3000, validation_alias=_env("DRUMBEAT_PORT", "PORT"))
     crm_source: str = Field("demo", validation_alias=_env("DRUMBEAT_CRM_SOURCE"))
+    sync_minutes: int = Field(
+        15,
+        ge=0,
+        le=24 * 60,
+        validation_alias=_env("DRUMBEAT_SYNC_MINUTES"),
+        description="How often `drumbeat run` pulls the CRM (0: never; use `drumbeat sync`)",
+    )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(

@@ -82,6 +82,36 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
+def _scheduled_sync(settings: Settings, org: OrgConfig | None, clock: SystemClock) -> Any:
+    """The CRM pull the scheduler runs every DRUMBEAT_SYNC_MINUTES (None without a config)."""
+    if org is None:
+        return None
+
+    def sync() -> None:
+        from bot.cli.sync import connector_from_settings
+        from metrics.pipeline import sync_and_roll_up
+        from metrics.store import make_engine, make_session_factory
+
+        connector = connector_from_settings(
+            settings, org, source=settings.crm_source, now=clock.now()
+        )
+        engine = make_engine(settings.database_url)
+        try:
+            result = sync_and_roll_up(
+                connector, session_factory=make_session_factory(engine), config=org, clock=clock
+            )
+            log.info(
+                "CRM sync %s: %s",
+                settings.crm_source,
+                "ok" if result.sync.ok else f"failed: {result.sync.error}",
+            )
+        finally:
+            connector.close()
+            engine.dispose()
+
+    return sync
+
+
 def _org_config(settings: Settings) -> OrgConfig | None:
     if not settings.config_path.exists():
         log.warning("no org config at %s: running without it", settings.config_path)
@@ -124,7 +154,10 @@ async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | 
         pace_scale=args.pace_scale,
         claim_lease=args.claim_lease,
     )
-    runtime = await start_runtime(settings, org, clock=clock, options=options)
+    options.sync_minutes = settings.sync_minutes
+    runtime = await start_runtime(
+        settings, org, clock=clock, options=options, sync=_scheduled_sync(settings, org, clock)
+    )
     socket_handler = None
     try:
         if settings.slack_app_token is not None:
