@@ -165,6 +165,7 @@ class Activity(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_activities_owner_occurred", "owner_id", "occurred_at"),
+        Index("ix_activities_owner_booked", "owner_id", "booked_at"),  # meetings booked rollup
         Index("ix_activities_occurred", "occurred_at"),
         Index("ix_activities_source_modified", "source", "modified_at"),
     )

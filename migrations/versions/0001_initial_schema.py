@@ -343,6 +343,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_activities_owner_occurred", ["owner_id", "occurred_at"], unique=False
         )
+        batch_op.create_index("ix_activities_owner_booked", ["owner_id", "booked_at"], unique=False)
         batch_op.create_index(
             "ix_activities_source_modified", ["source", "modified_at"], unique=False
         )
@@ -449,6 +450,7 @@ def downgrade() -> None:
     op.drop_table("deals")
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_index("ix_activities_source_modified")
+        batch_op.drop_index("ix_activities_owner_booked")
         batch_op.drop_index("ix_activities_owner_occurred")
         batch_op.drop_index("ix_activities_occurred")
 

@@ -1,0 +1,88 @@
+"""Shared benchmark plumbing: the scenario registry, results, timing and the context."""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+# The registry: scenario name -> module. Adding a scenario is one line here.
+SCENARIOS: dict[str, str] = {
+    "metric_lookup": "bench.metric_lookup",
+    "rollup_refresh": "bench.rollup_refresh",
+    "charts": "bench.charts",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: str
+    measure: str
+    value: float
+    unit: str  # "ms", "s", "rows/s"...
+    target: str = ""  # e.g. "< 1 ms p99"
+    ok: bool | None = None  # against the target, when there is one
+    note: str = ""
+
+
+@dataclass
+class Context:
+    scale: str = "full"  # "full" = the issue's sizes; "small" for a quick look
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def timed(fn: Callable[[], Any], *, repeat: int, warmup: int = 3) -> list[float]:
+    """Wall-clock seconds of `repeat` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def timed_cpu(fn: Callable[[], Any], *, repeat: int, warmup: int = 3) -> list[float]:
+    """CPU seconds of this process per call: steadier than wall time on a busy machine."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        samples.append(time.process_time() - start)
+    return samples
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def load(name: str) -> Callable[[Context], list[Result]]:
+    module = importlib.import_module(SCENARIOS[name])
+    run: Callable[[Context], list[Result]] = module.run
+    return run
+
+
+def table(results: list[Result]) -> str:
+    rows = [("scenario", "measure", "value", "target", "ok", "note")]
+    for r in results:
+        ok = "" if r.ok is None else ("yes" if r.ok else "NO")
+        rows.append((r.scenario, r.measure, f"{r.value:,.3f} {r.unit}", r.target, ok, r.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

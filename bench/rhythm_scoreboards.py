@@ -1,0 +1,123 @@
+"""Daily scoreboards for N reps computed, composed and written to the outbox in one run.
+
+Issue #6's target: 10,000 reps in under 5 s. Builds its own SQLite database (N reps in
+teams of 100, 4 input metrics with daily targets, 8 days of `metric_daily` rows), then times
+one `RhythmEngine.tick()` at 17:30 in a fixed zone, so a single run serves every rep: the
+real `metrics.scoreboards` (one team_scoreboards call per team), `rep_message` and one
+`enqueue` per rep, in one transaction.
+
+    python -m bench.rhythm_scoreboards [--reps 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Context, Result
+from bot import db
+from metrics.clock import TravellingClock
+from metrics.directory import apply_directory
+from metrics.store import make_engine, make_session_factory
+from rhythms.config import parse_org_config
+from rhythms.engine import RhythmEngine
+
+DAY = dt.date(2026, 11, 24)
+METRICS = (("calls", 60), ("emails", 40), ("meetings_booked", 2), ("opportunities_created", 1))
+
+
+def org(reps: int) -> dict[str, Any]:
+    teams = max(1, reps // 100)
+    people: list[dict[str, Any]] = [
+        {"email": "cro@x.example", "name": "CRO", "role": "exec"},
+        {"email": "ops@x.example", "name": "Ops", "role": "admin"},
+    ]
+    people += [
+        {
+            "email": f"rep{i}@x.example",
+            "name": f"Rep {i}",
+            "role": "rep",
+            "team": f"t{i % teams}",
+            "slack_user_id": f"U{i:08d}",
+        }
+        for i in range(reps)
+    ]
+    return {
+        "org": {"name": "Bench", "timezone": "America/Chicago"},
+        "calendar": {"country": "US"},
+        "teams": [{"key": f"t{t}", "name": f"Team {t}"} for t in range(teams)],
+        "people": people,
+        "metrics": [{"name": m, "targets": {"rep": {"daily": d}}} for m, d in METRICS],
+        "rhythms": {
+            "daily_scoreboard": {
+                "schedule": "30 17 * * mon-fri",
+                "timezone": "America/Chicago",
+                "audience": {"roles": ["rep"]},
+            }
+        },
+    }
+
+
+def measure(reps: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        url = f"sqlite:///{path}"
+        db.upgrade(url)
+        cfg = parse_org_config(org(reps))
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            apply_directory(session, cfg, today=dt.date(2026, 1, 1))
+            session.commit()
+        conn = sqlite3.connect(path)
+        ids = [row[0] for row in conn.execute("SELECT id FROM people WHERE role = 'rep'")]
+        rows = [
+            (pid, metric, (DAY - dt.timedelta(days=d)).isoformat(), float((pid + d) % (t * 2)), "t")
+            for pid in ids
+            for metric, t in METRICS
+            for d in range(8)
+        ]
+        conn.executemany(
+            "INSERT INTO metric_daily (person_id, metric, day, value, team_key) VALUES (?,?,?,?,?)",
+            rows,
+        )
+        conn.commit()
+        conn.close()
+        at = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)  # 17:30 Chicago
+        rhythm_engine = RhythmEngine(session_factory=factory, config=cfg, clock=TravellingClock(at))
+        start = time.perf_counter()
+        report = rhythm_engine.tick()
+        elapsed = time.perf_counter() - start
+        engine.dispose()
+    sent = sum(o.deliveries for o in report.outcomes)
+    if sent != reps:
+        raise SystemExit(f"expected {reps} deliveries, got {sent}: {report}")
+    return {"seconds": elapsed, "per_second": reps / elapsed}
+
+
+def run(ctx: Context) -> list[Result]:
+    reps = 10_000 if ctx.scale == "full" else 1_000
+    found = measure(reps)
+    return [
+        Result(
+            "rhythm_scoreboards",
+            f"{reps} reps: compute + compose + outbox (SQLite)",
+            found["seconds"],
+            "s",
+            target="< 5 s for 10,000",
+            ok=found["seconds"] < 5 if reps == 10_000 else None,
+            note=f"{found['per_second']:,.0f} reps/s",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=10_000)
+    args = parser.parse_args()
+    print(measure(args.reps))

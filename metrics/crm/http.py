@@ -1,0 +1,207 @@
+"""HTTP plumbing shared by the API connectors: rate budgets, retries, error translation.
+
+`ApiClient.request` waits for every matching `RateBudget`, sends, and retries on 429
+(honouring `Retry-After`, seconds, fractions allowed), on 5xx, timeouts and connection
+errors with capped exponential backoff. After `max_attempts` it raises `CrmApiError` with
+the method, path and status only: URLs' query strings, headers and tokens never reach a
+message. `sleep` and `monotonic` are injectable so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from metrics.crm.errors import CrmApiError
+
+log = logging.getLogger(__name__)
+Sleep = Callable[[float], None]
+
+
+class RateBudget:
+    """At most `calls` requests per rolling `per_seconds` window (client-side pacing)."""
+
+    def __init__(
+        self,
+        calls: int,
+        per_seconds: float,
+        *,
+        sleep: Sleep = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.calls, self.per_seconds = calls, per_seconds
+        self._sleep, self._monotonic = sleep, monotonic
+        self._sent: collections.deque[float] = collections.deque()
+
+    def acquire(self) -> None:
+        while True:
+            now = self._monotonic()
+            while self._sent and now - self._sent[0] >= self.per_seconds:
+                self._sent.popleft()
+            if len(self._sent) < self.calls:
+                self._sent.append(now)
+                return
+            self._sleep(max(self.per_seconds - (now - self._sent[0]), 0.001))
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base: float = 0.5  # seconds; doubled per attempt
+    backoff_cap: float = 60.0
+    retry_after_cap: float = 300.0
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "server_errors": self.server_errors,
+            "timeouts": self.timeouts,
+            **self.extra,
+        }
+
+
+class ApiClient:
+    """A sync httpx client with budgets, retries and clean errors, for one CRM."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.retry = retry or RetryPolicy()
+        self.usage = Usage()
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def set_header(self, name: str, value: str) -> None:
+        self._client.headers[name] = value
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        budgets: tuple[RateBudget, ...] = (),
+        on_unauthorized: Callable[[], bool] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; return the 2xx response or raise `CrmApiError`.
+
+        `on_unauthorized` is called once on a 401; if it returns True (e.g. a refreshed
+        token) the request is retried.
+        """
+        path = httpx.URL(url).path or url.split("?")[0]
+        where = f"{self.name} {method} {path}"
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            for budget in budgets:
+                budget.acquire()
+            self.usage.requests += 1
+            try:
+                response = self._client.request(method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                self.usage.timeouts += 1
+                self._give_up_or_wait(attempt, where, f"timed out ({type(exc).__name__})", None)
+                continue
+            except httpx.TransportError as exc:
+                self._give_up_or_wait(
+                    attempt, where, f"connection failed ({type(exc).__name__})", None
+                )
+                continue
+            status = response.status_code
+            if status < 300:
+                return response
+            if status == 401 and on_unauthorized is not None and not refreshed:
+                refreshed = True
+                if on_unauthorized():
+                    continue
+            if status == 429:
+                self.usage.rate_limited += 1
+                self._give_up_or_wait(attempt, where, "HTTP 429", _retry_after(response))
+                continue
+            if status >= 500:
+                self.usage.server_errors += 1
+                self._give_up_or_wait(attempt, where, f"HTTP {status}", _retry_after(response))
+                continue
+            raise CrmApiError(f"{where}: HTTP {status}: {_brief(response)}", status=status)
+
+    def _give_up_or_wait(
+        self, attempt: int, where: str, reason: str, retry_after: float | None
+    ) -> None:
+        if attempt >= self.retry.max_attempts:
+            status = int(reason[5:8]) if reason.startswith("HTTP ") else None
+            raise CrmApiError(f"{where}: {reason}, gave up after {attempt} attempts", status=status)
+        if retry_after is not None:
+            delay = min(retry_after, self.retry.retry_after_cap)
+        else:
+            delay = min(self.retry.backoff_base * 2 ** (attempt - 1), self.retry.backoff_cap)
+        self.usage.retries += 1
+        log.info("%s: %s; retrying in %.2fs (attempt %d)", where, reason, delay, attempt)
+        self._sleep(delay)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait: Retry-After, else Pipedrive's x-ratelimit-reset (window remaining)."""
+    value = response.headers.get("Retry-After")
+    if value is None and response.status_code == 429:
+        value = response.headers.get("x-ratelimit-reset")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+def _brief(response: httpx.Response) -> str:
+    """A short, secret-free description of an error body (vendor message fields only)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
+    if isinstance(body, dict):
+        parts = [
+            str(body[key])
+            for key in ("errorCode", "category", "error", "message", "error_description")
+            if body.get(key)
+        ]
+        if parts:
+            return "; ".join(parts)[:300]
+    return response.reason_phrase or "error"

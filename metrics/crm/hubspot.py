@@ -1,0 +1,378 @@
+"""HubSpot CRM v3 connector (sync httpx).
+
+- owners: ``GET /crm/v3/owners`` paged by ``paging.next.after`` (active, then archived as
+  inactive).
+- deals, calls, emails, meetings, tasks: ``POST /crm/v3/objects/{type}/search`` filtered
+  ``hs_lastmodifieddate GTE cursor`` and sorted ascending, paged by ``after``. A search stops
+  at 10,000 results, so after ``search_cap`` results the connector opens a new window from
+  the last modified time seen. Ties at the window edge are re-read; the engine skips them
+  as unchanged.
+- deal stage history: ``POST /crm/v3/objects/deals/batch/read`` with
+  ``propertiesWithHistory=dealstage`` for each page.
+- archived deals/engagements (search never returns them): ``GET /crm/v3/objects/{type}?
+  archived=true``, stored as deleted when archived after the last pass.
+- limits: a rolling 10-second budget for ordinary calls and a per-second budget for search
+  (search is exempt from the 10-second one); 429s honour Retry-After.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from metrics.crm import parse
+from metrics.crm.http import ApiClient, RateBudget, RetryPolicy
+from metrics.crm.hubspot_records import (
+    activity,
+    archived_activity,
+    owner,
+    problem,
+    str_or_none,
+    with_history,
+)
+from metrics.crm.records import (
+    ActivityRecord,
+    Cursor,
+    DealRecord,
+    OwnerRecord,
+    Page,
+    StageEntry,
+)
+
+DEAL_PROPS = [
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "createdate",
+    "hs_lastmodifieddate",
+    "hubspot_owner_id",
+    "hs_is_closed",
+    "hs_is_closed_won",
+    "dealtype",
+    "hs_analytics_source",
+]
+ENGAGEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "calls": (
+        "call",
+        (
+            "hs_call_disposition",
+            "hs_call_status",
+            "hs_call_direction",
+            "hs_call_duration",
+            "hs_call_title",
+        ),
+    ),
+    "emails": ("email", ("hs_email_direction", "hs_email_subject")),
+    "meetings": ("meeting", ("hs_meeting_start_time", "hs_meeting_outcome", "hs_meeting_title")),
+    "tasks": ("task", ("hs_task_subject", "hs_task_status")),
+}
+COMMON_PROPS = ("hs_timestamp", "hs_createdate", "hs_lastmodifieddate", "hubspot_owner_id")
+
+
+class HubSpotConnector:
+    source = "hubspot"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        base_url: str = "https://api.hubapi.com",
+        page_size: int = 200,
+        search_cap: int = 10_000,
+        default_currency: str | None = "USD",
+        ten_second_limit: int = 100,
+        search_per_second: int = 4,
+        lookback: dt.timedelta = dt.timedelta(minutes=1),
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.page_size = min(page_size, 200)
+        self.search_cap = search_cap
+        self.default_currency = default_currency
+        self.lookback = lookback
+        self.api = ApiClient(
+            name="hubspot",
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+        )
+        self._ten_second = RateBudget(ten_second_limit, 10.0, sleep=sleep, monotonic=monotonic)
+        self._search = RateBudget(search_per_second, 1.0, sleep=sleep, monotonic=monotonic)
+
+    def usage(self) -> dict[str, Any]:
+        return self.api.usage.as_dict()
+
+    def close(self) -> None:
+        self.api.close()
+
+    # ---------------------------------------------------------------- owners
+    def owners(self, cursor: Cursor) -> Iterator[Page[OwnerRecord]]:
+        latest = cursor
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 100, "archived": str(archived).lower()}
+                if after:
+                    params["after"] = after
+                body = self._get("/crm/v3/owners", params)
+                records, problems = [], []
+                for raw in body.get("results", []):
+                    try:
+                        record = owner(raw, archived)
+                    except parse.BadValue as exc:
+                        problems.append(problem("owners", raw, exc, "GET /crm/v3/owners"))
+                        continue
+                    records.append(record)
+                    if record.modified_at and (
+                        latest.modified_at is None or record.modified_at > latest.modified_at
+                    ):
+                        latest = Cursor(record.modified_at, record.external_id)
+                yield Page(records, latest, problems)
+                after = _next_after(body)
+                if not after:
+                    break
+
+    # ---------------------------------------------------------------- deals
+    def deals(self, cursor: Cursor) -> Iterator[Page[DealRecord]]:
+        state = dict(cursor.state or {})
+        position = _position(state.get("deals"), cursor)
+        for results, pos in self._search_pages("deals", DEAL_PROPS, position):
+            records, problems = [], []
+            good: list[tuple[dict[str, Any], str]] = []
+            for raw in results:
+                try:
+                    records.append(self._deal(raw, None))
+                    good.append((raw, raw["id"]))
+                except (parse.BadValue, KeyError, TypeError) as exc:
+                    problems.append(problem("deals", raw, exc, "POST deals/search"))
+            histories = self._stage_histories([i for _, i in good])
+            records = [with_history(r, histories.get(r.external_id)) for r in records]
+            state["deals"] = pos
+            yield Page(records, _cursor(pos, state), problems)
+        yield from self._archived("deals", DEAL_PROPS, state, lambda raw: self._deal(raw, True))
+
+    def _deal(self, raw: dict[str, Any], archived: bool | None) -> DealRecord:
+        p = raw.get("properties") or {}
+        closed = parse.flag(p.get("hs_is_closed"))
+        won = parse.flag(p.get("hs_is_closed_won"))
+        stage = p.get("dealstage")
+        if p.get("hs_is_closed") is None and stage in ("closedwon", "closedlost"):
+            closed, won = True, stage == "closedwon"
+        close = parse.instant(p.get("closedate"), "closedate", required=False)
+        modified = parse.instant(
+            p.get("hs_lastmodifieddate") or raw.get("updatedAt"), "hs_lastmodifieddate"
+        )
+        deleted = bool(archived or raw.get("archived"))
+        if deleted and raw.get("archivedAt"):
+            modified = parse.instant(raw.get("archivedAt"), "archivedAt")
+        assert modified is not None
+        created = parse.instant(p.get("createdate") or raw.get("createdAt"), "createdate")
+        assert created is not None
+        return DealRecord(
+            external_id=str(raw["id"]),
+            owner_external_id=str_or_none(p.get("hubspot_owner_id")),
+            created_at=created,
+            modified_at=modified,
+            name=p.get("dealname"),
+            pipeline=p.get("pipeline"),
+            stage=stage,
+            amount=parse.money(p.get("amount"), "amount"),
+            currency=parse.currency(p.get("deal_currency_code"), self.default_currency),
+            deal_type=parse.deal_type(p.get("dealtype")),
+            lead_source=p.get("hs_analytics_source"),
+            close_date=close.date() if close else None,
+            closed_at=close if closed else None,
+            is_closed=closed,
+            is_won=closed and won,
+            deleted=deleted,
+        )
+
+    def _stage_histories(self, ids: list[str]) -> dict[str, tuple[StageEntry, ...]]:
+        out: dict[str, tuple[StageEntry, ...]] = {}
+        for start in range(0, len(ids), 100):
+            body = self._post(
+                "/crm/v3/objects/deals/batch/read",
+                {
+                    "properties": ["dealstage"],
+                    "propertiesWithHistory": ["dealstage"],
+                    "inputs": [{"id": i} for i in ids[start : start + 100]],
+                },
+                search=False,
+            )
+            for result in body.get("results", []):
+                entries = []
+                for version in (result.get("propertiesWithHistory") or {}).get("dealstage", []):
+                    try:
+                        at = parse.instant(version.get("timestamp"), "timestamp")
+                    except parse.BadValue:
+                        continue
+                    if version.get("value") and at is not None:
+                        entries.append(StageEntry(str(version["value"]), at))
+                out[str(result.get("id"))] = tuple(sorted(entries, key=lambda e: e.entered_at))
+        return out
+
+    # ---------------------------------------------------------------- activities
+    def activities(self, cursor: Cursor) -> Iterator[Page[ActivityRecord]]:
+        state = dict(cursor.state or {})
+        for object_type, (kind, props) in ENGAGEMENTS.items():
+            position = _position(state.get(object_type), None)
+            wanted = (*COMMON_PROPS, *props)
+            for results, pos in self._search_pages(object_type, wanted, position):
+                records, problems = [], []
+                for raw in results:
+                    try:
+                        records.append(activity(kind, raw, False))
+                    except (parse.BadValue, KeyError, TypeError) as exc:
+                        problems.append(
+                            problem(object_type, raw, exc, f"POST {object_type}/search")
+                        )
+                state[object_type] = pos
+                yield Page(records, _cursor(pos, state), problems)
+            yield from self._archived(object_type, wanted, state, archived_activity(kind))
+
+    # ---------------------------------------------------------------- search windows
+    def _search_pages(
+        self, object_type: str, props: tuple[str, ...] | list[str], position: dict[str, Any]
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+        since_ms: int | None = position.get("ms")
+        if since_ms is not None:
+            since_ms -= int(self.lookback.total_seconds() * 1000)
+        pos = dict(position)
+        while True:
+            window_start, after, window_rows = since_ms, 0, 0
+            while True:
+                body: dict[str, Any] = {
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": list(props),
+                    "limit": self.page_size,
+                    "after": str(after),
+                }
+                if since_ms is not None:
+                    body["filterGroups"] = [
+                        {
+                            "filters": [
+                                {
+                                    "propertyName": "hs_lastmodifieddate",
+                                    "operator": "GTE",
+                                    "value": str(since_ms),
+                                }
+                            ]
+                        }
+                    ]
+                data = self._post(f"/crm/v3/objects/{object_type}/search", body, search=True)
+                results = list(data.get("results", []))
+                window_rows += len(results)
+                for raw in results:
+                    ms = _modified_ms(raw)
+                    if ms is not None and ms >= pos.get("ms", -1):
+                        pos = {"ms": ms, "id": str(raw.get("id"))}
+                yield results, dict(pos)
+                nxt = _next_after(data)
+                if not nxt or not results:
+                    return
+                after = int(nxt)
+                if after + self.page_size > self.search_cap:
+                    break  # the 10,000-result cap: open a new window from here
+            since_ms = pos.get("ms")
+            if since_ms is None or since_ms == window_start:
+                raise_cap(object_type, self.search_cap)
+
+    def _archived(
+        self,
+        object_type: str,
+        props: tuple[str, ...] | list[str],
+        state: dict[str, Any],
+        convert: Callable[[dict[str, Any]], Any],
+    ) -> Iterator[Page[Any]]:
+        """Archived objects since the last pass, as deleted records (one final cursor)."""
+        key = f"{object_type}_archived_ms"
+        since = int(state.get(key) or 0)
+        newest = since
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "archived": "true",
+                "limit": 100,
+                "properties": ",".join(props),
+            }
+            if after:
+                params["after"] = after
+            body = self._get(f"/crm/v3/objects/{object_type}", params)
+            records, problems = [], []
+            for raw in body.get("results", []):
+                try:
+                    archived_at = parse.instant(raw.get("archivedAt"), "archivedAt")
+                    assert archived_at is not None
+                    ms = int(archived_at.timestamp() * 1000)
+                    if ms > since:
+                        records.append(convert(raw))
+                        newest = max(newest, ms)
+                except (parse.BadValue, KeyError, TypeError) as exc:
+                    problems.append(problem(object_type, raw, exc, f"GET {object_type}?archived"))
+            after = _next_after(body)
+            if not after:
+                state[key] = newest
+            yield Page(records, _cursor(state.get(object_type) or {}, state), problems)
+            if not after:
+                return
+
+    # ---------------------------------------------------------------- HTTP
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = self.api.request("GET", path, params=params, budgets=(self._ten_second,))
+        return _json(response.json())
+
+    def _post(self, path: str, body: dict[str, Any], *, search: bool) -> dict[str, Any]:
+        budgets = (self._search,) if search else (self._ten_second,)
+        response = self.api.request("POST", path, json=body, budgets=budgets)
+        return _json(response.json())
+
+
+def raise_cap(object_type: str, cap: int) -> None:
+    from metrics.crm.errors import CrmApiError
+
+    raise CrmApiError(
+        f"hubspot {object_type}: more than {cap} records share one hs_lastmodifieddate; "
+        "the search endpoint cannot page past them"
+    )
+
+
+def _json(body: Any) -> dict[str, Any]:
+    return body if isinstance(body, dict) else {}
+
+
+def _position(value: Any, cursor: Cursor | None) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if cursor is not None and cursor.modified_at is not None:
+        return {"ms": int(cursor.modified_at.timestamp() * 1000), "id": cursor.external_id}
+    return {}
+
+
+def _cursor(pos: dict[str, Any], state: dict[str, Any]) -> Cursor:
+    ms = pos.get("ms")
+    at = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC) if ms is not None else None
+    return Cursor(at, pos.get("id"), dict(state))
+
+
+def _modified_ms(raw: dict[str, Any]) -> int | None:
+    p = raw.get("properties") or {}
+    try:
+        at = parse.instant(p.get("hs_lastmodifieddate") or raw.get("updatedAt"), "modified")
+    except parse.BadValue:
+        return None
+    return int(at.timestamp() * 1000) if at else None
+
+
+def _next_after(body: dict[str, Any]) -> str | None:
+    nxt = (body.get("paging") or {}).get("next") or {}
+    after = nxt.get("after")
+    return str(after) if after not in (None, "") else None

@@ -1,0 +1,404 @@
+"""Bulk writes of one page of CRM records: upserts, stage history and dirty rollup days.
+
+Service functions: they take `session` keyword-only and never commit (the sync engine owns
+the per-page transaction). Existing rows are read in bulk first so that every (owner, UTC
+day) an insert, update or delete touches - old and new values of `occurred_at`,
+`booked_at`, `created_at`, `closed_at` - is marked in `rollup_dirty`, and records whose
+`modified_at` and `deleted` did not change are skipped as unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from metrics.crm.records import ActivityRecord, DealRecord, OwnerRecord
+from metrics.models import Activity, CrmUser, Deal, DealStageChange, RollupDirty
+
+CHUNK = 900
+T = TypeVar("T")
+
+
+@dataclass
+class PageStats:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    missing_amount: int = 0
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _insert(session: Session, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    stmt = _insert(session, table)
+    update_cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update_cols)
+    for chunk in _chunks(rows, 2000):
+        session.execute(stmt, list(chunk))
+
+
+def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = _insert(session, table).on_conflict_do_nothing()
+    for chunk in _chunks(rows, 2000):
+        session.execute(stmt, list(chunk))
+
+
+def _dedupe(records: Iterable[T], key: Any) -> list[T]:
+    """Last one wins for repeated external ids within one page."""
+    return list({key(r): r for r in records}.values())
+
+
+def mark_dirty(session: Session, pairs: set[tuple[int, dt.date]]) -> None:
+    """Insert-or-ignore (crm_user_id, UTC day) rows for the rollup refresher."""
+    _insert_ignore(
+        session,
+        _table(RollupDirty),
+        [{"crm_user_id": owner, "day": day} for owner, day in sorted(pairs)],
+    )
+
+
+def _days(owner: int | None, *stamps: dt.datetime | None) -> set[tuple[int, dt.date]]:
+    if owner is None:
+        return set()
+    return {(owner, s.astimezone(dt.UTC).date()) for s in stamps if s is not None}
+
+
+def owner_ids(session: Session, *, source: str, external_ids: set[str]) -> dict[str, int]:
+    """crm_users ids for `external_ids`, creating bare placeholder users for unknown ones (so
+    records are never dropped and the owner shows up as unmatched until it syncs)."""
+    wanted = sorted(i for i in external_ids if i)
+    found: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        found.update(
+            session.execute(
+                select(CrmUser.external_id, CrmUser.id).where(
+                    CrmUser.source == source, CrmUser.external_id.in_(chunk)
+                )
+            ).all()
+        )
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        _insert_ignore(
+            session,
+            _table(CrmUser),
+            [{"source": source, "external_id": i, "active": True} for i in missing],
+        )
+        for chunk in _chunks(missing):
+            found.update(
+                session.execute(
+                    select(CrmUser.external_id, CrmUser.id).where(
+                        CrmUser.source == source, CrmUser.external_id.in_(chunk)
+                    )
+                ).all()
+            )
+    return found
+
+
+def store_owners(session: Session, *, source: str, records: Sequence[OwnerRecord]) -> PageStats:
+    stats = PageStats()
+    records = _dedupe(records, lambda r: r.external_id)
+    existing: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks([r.external_id for r in records]):
+        for row in session.execute(
+            select(CrmUser.external_id, CrmUser.email, CrmUser.name, CrmUser.active).where(
+                CrmUser.source == source, CrmUser.external_id.in_(chunk)
+            )
+        ):
+            existing[row[0]] = tuple(row[1:])
+    rows = []
+    for r in records:
+        email = r.email.strip() if r.email else None
+        old = existing.get(r.external_id)
+        if old is not None and old == (email, r.name, r.active):
+            stats.unchanged += 1
+            continue
+        if old is None:
+            stats.new += 1
+        elif old[2] and not r.active:
+            stats.deleted += 1
+        else:
+            stats.updated += 1
+        rows.append(
+            {
+                "source": source,
+                "external_id": r.external_id,
+                "email": email,
+                "name": r.name,
+                "active": r.active,
+                "modified_at": r.modified_at,
+            }
+        )
+    _upsert(session, _table(CrmUser), rows, ["source", "external_id"])
+    return stats
+
+
+def store_activities(
+    session: Session, *, source: str, records: Sequence[ActivityRecord]
+) -> PageStats:
+    stats = PageStats()
+    records = _dedupe(records, lambda r: r.external_id)
+    existing: dict[str, Any] = {}
+    for chunk in _chunks([r.external_id for r in records]):
+        for row in session.execute(
+            select(
+                Activity.external_id,
+                Activity.owner_id,
+                Activity.occurred_at,
+                Activity.booked_at,
+                Activity.modified_at,
+                Activity.deleted,
+            ).where(Activity.source == source, Activity.external_id.in_(chunk))
+        ):
+            existing[row.external_id] = row
+    owners = owner_ids(
+        session, source=source, external_ids={r.owner_external_id or "" for r in records}
+    )
+    sqlite_db = session.get_bind().dialect.name == "sqlite"
+    when = _sqlite_datetime if sqlite_db else _aware
+    flag: Any = int if sqlite_db else bool
+    rows: list[tuple[Any, ...]] = []
+    dirty: set[tuple[int, dt.date]] = set()
+    for r in records:
+        old = existing.get(r.external_id)
+        if old is None and r.deleted:
+            stats.unchanged += 1
+            continue
+        if old is not None and old.modified_at == r.modified_at and old.deleted == r.deleted:
+            stats.unchanged += 1
+            continue
+        owner = owners.get(r.owner_external_id) if r.owner_external_id else None
+        if old is not None:
+            dirty |= _days(old.owner_id, old.occurred_at, old.booked_at)
+        if owner is not None:
+            dirty.add((owner, _utc_day(r.occurred_at)))
+            if r.booked_at is not None:
+                dirty.add((owner, _utc_day(r.booked_at)))
+        if old is None:
+            stats.new += 1
+        elif r.deleted and not old.deleted:
+            stats.deleted += 1
+        else:
+            stats.updated += 1
+        rows.append(
+            (
+                source,
+                r.external_id,
+                r.kind,
+                owner,
+                when(r.occurred_at),
+                when(r.booked_at),
+                r.outcome,
+                r.direction,
+                r.duration_seconds,
+                r.deal_external_id,
+                r.subject,
+                when(r.modified_at),
+                flag(r.deleted),
+            )
+        )
+    _fast_upsert(session, "activities", ACTIVITY_COLUMNS, rows, ("source", "external_id"))
+    mark_dirty(session, dirty)
+    return stats
+
+
+ACTIVITY_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "owner_id",
+    "occurred_at",
+    "booked_at",
+    "outcome",
+    "direction",
+    "duration_seconds",
+    "deal_external_id",
+    "subject",
+    "modified_at",
+    "deleted",
+)
+
+
+def _utc_day(moment: dt.datetime) -> dt.date:
+    if moment.tzinfo is not dt.UTC:
+        moment = moment.astimezone(dt.UTC)
+    return moment.date()
+
+
+def _fast_upsert(
+    session: Session,
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    keys: tuple[str, ...],
+) -> None:
+    """An upsert straight through the DBAPI's executemany, for high-volume tables: the
+    caller has already converted values the way the column types would (UTC datetimes as
+    naive text on SQLite, aware on PostgreSQL; booleans as 0/1 on SQLite), because
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself."""
+    if not rows:
+        return
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+    connection = session.connection()
+    for chunk in _chunks(rows, 5000):
+        connection.exec_driver_sql(sql, list(chunk))
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: store aware UTC datetimes only")
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: store aware UTC datetimes only")
+    return value
+
+
+def store_deals(session: Session, *, source: str, records: Sequence[DealRecord]) -> PageStats:
+    stats = PageStats()
+    records = _dedupe(records, lambda r: r.external_id)
+    existing: dict[str, Any] = {}
+    for chunk in _chunks([r.external_id for r in records]):
+        for row in session.execute(
+            select(
+                Deal.external_id,
+                Deal.owner_id,
+                Deal.created_at,
+                Deal.closed_at,
+                Deal.modified_at,
+                Deal.deleted,
+                Deal.stage,
+            ).where(Deal.source == source, Deal.external_id.in_(chunk))
+        ):
+            existing[row.external_id] = row
+    owners = owner_ids(
+        session, source=source, external_ids={r.owner_external_id or "" for r in records}
+    )
+    rows: list[dict[str, Any]] = []
+    changed: list[DealRecord] = []
+    dirty: set[tuple[int, dt.date]] = set()
+    for r in records:
+        old = existing.get(r.external_id)
+        if (old is None and r.deleted) or (
+            old is not None and old.modified_at == r.modified_at and old.deleted == r.deleted
+        ):
+            stats.unchanged += 1
+            continue
+        owner = owners.get(r.owner_external_id) if r.owner_external_id else None
+        if old is not None:
+            dirty |= _days(old.owner_id, old.created_at, old.closed_at)
+        dirty |= _days(owner, r.created_at, r.closed_at)
+        if old is None:
+            stats.new += 1
+        elif r.deleted and not old.deleted:
+            stats.deleted += 1
+        else:
+            stats.updated += 1
+        if r.amount is None and not r.deleted:
+            stats.missing_amount += 1
+        changed.append(r)
+        rows.append(
+            {
+                "source": source,
+                "external_id": r.external_id,
+                "name": r.name,
+                "owner_id": owner,
+                "pipeline": r.pipeline,
+                "stage": r.stage,
+                "amount": r.amount,
+                "currency": r.currency,
+                "deal_type": r.deal_type,
+                "lead_source": r.lead_source,
+                "created_at": r.created_at,
+                "close_date": r.close_date,
+                "closed_at": r.closed_at,
+                "is_closed": r.is_closed,
+                "is_won": r.is_won,
+                "modified_at": r.modified_at,
+                "deleted": r.deleted,
+                "extra": r.extra,
+            }
+        )
+    _upsert(session, _table(Deal), rows, ["source", "external_id"])
+    _store_stage_history(session, source, changed, {k: v.stage for k, v in existing.items()})
+    mark_dirty(session, dirty)
+    return stats
+
+
+def _store_stage_history(
+    session: Session, source: str, changed: list[DealRecord], old_stage: dict[str, str | None]
+) -> None:
+    if not changed:
+        return
+    ids: dict[str, int] = {}
+    for chunk in _chunks([r.external_id for r in changed]):
+        ids.update(
+            session.execute(
+                select(Deal.external_id, Deal.id).where(
+                    Deal.source == source, Deal.external_id.in_(chunk)
+                )
+            ).all()
+        )
+    replace = [ids[r.external_id] for r in changed if r.stage_history is not None]
+    for id_chunk in _chunks(replace):
+        session.execute(delete(DealStageChange).where(DealStageChange.deal_id.in_(id_chunk)))
+    sqlite_db = session.get_bind().dialect.name == "sqlite"
+    when = _sqlite_datetime if sqlite_db else _aware
+    rows: list[tuple[Any, ...]] = []
+    for r in changed:
+        deal_id = ids[r.external_id]
+        if r.stage_history is not None:
+            seen = set()
+            for entry in r.stage_history:
+                if (entry.stage, entry.entered_at) not in seen:
+                    seen.add((entry.stage, entry.entered_at))
+                    rows.append((deal_id, entry.stage, when(entry.entered_at)))
+        elif r.stage and old_stage.get(r.external_id) != r.stage:
+            entered = r.stage_changed_at or (
+                r.created_at if r.external_id not in old_stage else r.modified_at
+            )
+            rows.append((deal_id, r.stage, when(entered)))
+    if rows:
+        mark = "?" if sqlite_db else "%s"
+        sql = (
+            "INSERT INTO deal_stage_history (deal_id, stage, entered_at) "
+            f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT DO NOTHING"
+        )
+        connection = session.connection()
+        for row_chunk in _chunks(rows, 5000):
+            connection.exec_driver_sql(sql, list(row_chunk))

@@ -1,0 +1,128 @@
+"""Funnel conversion: the activity funnel from rollups, and deal stages by creation cohort.
+
+Activity funnel (any scope and period, from rollups): activities (calls + emails) →
+meetings booked → meetings held → opportunities created → deals won, each step with its
+conversion from the previous one (a ratio of sums over the period; steps are counted in the
+same period, not followed per record).
+
+Stage funnel (from `deal_stage_history`): deals created in each cohort (calendar month of
+`created_at` in the org zone) and how many reached each stage of an ordered list — a deal
+reached a stage if it entered it or any later one; a won deal reached them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from metrics.config import MetricsConfig
+from metrics.lookup import Scope, base_sums
+from metrics.models import CrmUser, Deal, DealStageChange, Person
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    name: str
+    label: str
+    count: float
+    conversion: float | None  # from the previous step; None for the first or after a zero
+
+
+ACTIVITY_STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("activities", "Calls + emails", ("calls", "emails")),
+    ("meetings_booked", "Meetings booked", ("meetings_booked",)),
+    ("meetings_held", "Meetings held", ("meetings_held",)),
+    ("opportunities_created", "Opps created", ("opportunities_created",)),
+    ("deals_won", "Deals won", ("deals_won",)),
+)
+
+
+def steps_with_conversion(counts: list[tuple[str, str, float]]) -> list[FunnelStep]:
+    steps: list[FunnelStep] = []
+    for name, label, count in counts:
+        before = steps[-1].count if steps else None
+        conversion = None if not before else count / before
+        steps.append(FunnelStep(name, label, count, conversion))
+    return steps
+
+
+def activity_funnel(
+    session: Session, *, scope: Scope, start: dt.date, end: dt.date
+) -> list[FunnelStep]:
+    bases = tuple(b for _, _, parts in ACTIVITY_STEPS for b in parts)
+    sums = base_sums(session, scope=scope, bases=bases, start=start, end=end)
+    return steps_with_conversion(
+        [(name, label, sum(sums[b] for b in parts)) for name, label, parts in ACTIVITY_STEPS]
+    )
+
+
+@dataclass(frozen=True)
+class Cohort:
+    month: dt.date  # first day of the creation month
+    steps: tuple[FunnelStep, ...]  # "created" first, then each stage
+
+
+def stage_funnel(
+    session: Session,
+    *,
+    config: MetricsConfig,
+    stages: list[str],
+    start: dt.date,
+    end: dt.date,
+    scope: Scope | None = None,
+) -> list[Cohort]:
+    """Cohorts of deals created in [start, end] (org-zone months) through ordered `stages`."""
+    if not stages:
+        raise ValueError("give the ordered list of stages to follow")
+    zone = ZoneInfo(config.org.timezone)
+    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    query = (
+        select(Deal.id, Deal.created_at, Deal.is_won)
+        .where(Deal.deleted.is_(False), Deal.created_at >= lo, Deal.created_at < hi)
+        .join(CrmUser, CrmUser.id == Deal.owner_id)
+    )
+    if scope is not None and scope.kind == "person":
+        query = query.where(CrmUser.person_id == scope.key)
+    elif scope is not None and scope.kind == "team":
+        query = query.join(Person, Person.id == CrmUser.person_id).where(
+            Person.team_key == scope.key
+        )
+    deals = {deal_id: (created, won) for deal_id, created, won in session.execute(query)}
+    reached: dict[int, int] = dict.fromkeys(deals, -1)
+    index = {stage: i for i, stage in enumerate(stages)}
+    ids = list(deals)
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(DealStageChange.deal_id, DealStageChange.stage).where(
+                DealStageChange.deal_id.in_(ids[i : i + 500])
+            )
+        )
+        for deal_id, stage in rows:
+            if stage in index:
+                reached[deal_id] = max(reached[deal_id], index[stage])
+    cohorts: dict[dt.date, list[float]] = defaultdict(lambda: [0.0] * (len(stages) + 1))
+    for deal_id, (created, won) in deals.items():
+        month = created.astimezone(zone).date().replace(day=1)
+        depth = len(stages) - 1 if won else reached[deal_id]
+        counts = cohorts[month]
+        counts[0] += 1
+        for s in range(depth + 1):
+            counts[s + 1] += 1
+    return [
+        Cohort(
+            month,
+            tuple(
+                steps_with_conversion(
+                    [("created", "Created", counts[0])]
+                    + [(stage, stage, counts[i + 1]) for i, stage in enumerate(stages)]
+                )
+            ),
+        )
+        for month, counts in sorted(cohorts.items())
+    ]

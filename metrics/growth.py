@@ -1,0 +1,165 @@
+"""The growth model: what trailing volumes and conversion rates say bookings will be.
+
+From the trailing window (rollups, ratios of sums): meetings held per working day, meeting →
+opportunity rate, win rate and average deal size. Bookings per meeting = m→o × win rate ×
+deal size. Projection for a future period = meetings per working day × its working days ×
+bookings per meeting (steady state: it ignores the cycle lag, said so in docs/metrics.md).
+The inputs needed for a target divide it back down the chain ("to make $1.2M you need 310
+meetings at current conversion"). The naive view is reps × quota: the sum of the people's
+monthly bookings targets.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from metrics.config import MetricsConfig
+from metrics.lookup import Scope, catalog_for, metric_value, scope_people
+from metrics.scoreboards import work_calendar
+from metrics.targets import target_for_range
+
+
+@dataclass(frozen=True)
+class Projection:
+    label: str  # "December 2026", "next quarter"
+    start: dt.date
+    end: dt.date
+    working_days: int
+    projected_bookings: float | None
+    target: float | None  # the goal: given explicitly, else reps × quota
+    meetings_needed: int | None  # at current conversion, to hit the target
+    opportunities_needed: int | None
+    deals_needed: int | None
+    gap: float | None  # target − projection (positive: short)
+    naive: float | None = None  # reps × quota: the sum of people's bookings targets
+
+
+@dataclass(frozen=True)
+class GrowthModel:
+    trailing_start: dt.date
+    trailing_end: dt.date
+    meetings_held: float
+    meetings_per_working_day: float
+    meeting_to_opportunity: float | None
+    win_rate: float | None
+    avg_deal_size: float | None
+    bookings_per_meeting: float | None
+    month: Projection
+    quarter: Projection
+    warnings: tuple[str, ...] = ()
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return day.replace(day=_calendar.monthrange(day.year, day.month)[1])
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    return dt.date(day.year + index // 12, index % 12 + 1, 1)
+
+
+def project(
+    *,
+    label: str,
+    start: dt.date,
+    end: dt.date,
+    working_days: int,
+    meetings_per_day: float,
+    m2o: float | None,
+    win: float | None,
+    size: float | None,
+    target: float | None,
+    naive: float | None = None,
+) -> Projection:
+    """Pure projection arithmetic for one future period (tested by hand)."""
+    per_meeting = m2o * win * size if None not in (m2o, win, size) else None  # type: ignore[operator]
+    projected = None if per_meeting is None else meetings_per_day * working_days * per_meeting
+    meetings = opps = deals = None
+    if target is not None and per_meeting and win and size:
+        meetings = math.ceil(target / per_meeting)
+        opps = math.ceil(target / (win * size))
+        deals = math.ceil(target / size)
+    gap = None if target is None or projected is None else target - projected
+    return Projection(
+        label, start, end, working_days, projected, target, meetings, opps, deals, gap, naive
+    )
+
+
+def growth_model(
+    session: Session,
+    *,
+    config: MetricsConfig,
+    scope: Scope,
+    as_of: dt.date,
+    trailing_days: int = 90,
+    month_target: float | None = None,
+    quarter_target: float | None = None,
+) -> GrowthModel:
+    """Project next calendar month and next quarter (3 months) from the trailing window
+    ending `as_of` (inclusive). Targets default to reps × quota; pass the company's goal
+    (e.g. 1_200_000) to plan against that instead — the naive view is kept alongside."""
+    work = work_calendar(config)
+    start = as_of - dt.timedelta(days=trailing_days - 1)
+
+    def value(metric: str) -> float | None:
+        return metric_value(
+            session, config=config, metric=metric, scope=scope, start=start, end=as_of
+        ).value
+
+    held = value("meetings_held") or 0.0
+    days = len(work.working_days(start, as_of))
+    per_day = held / days if days else 0.0
+    m2o, win, size = value("meeting_to_opportunity"), value("win_rate"), value("avg_deal_size")
+    warnings: list[str] = []
+    if held < 30:
+        warnings.append(f"only {held:.0f} meetings held in the trailing window: rates are noisy")
+    bookings = catalog_for(config).get("bookings")
+    people = scope_people(session, scope)
+
+    def target(first: dt.date, last: dt.date) -> float | None:
+        totals = [
+            target_for_range(
+                config,
+                work,
+                bookings,
+                first,
+                last,
+                email=p.email,
+                role=p.role,
+                team=p.team_key,
+            )
+            for p in people
+        ]
+        known = [t for t in totals if t is not None]
+        return sum(known) if known else None
+
+    def period(label: str, first: dt.date, last: dt.date, goal: float | None) -> Projection:
+        naive = target(first, last)
+        return project(
+            label=label,
+            start=first,
+            end=last,
+            working_days=len(work.working_days(first, last)),
+            meetings_per_day=per_day,
+            m2o=m2o,
+            win=win,
+            size=size,
+            target=goal if goal is not None else naive,
+            naive=naive,
+        )
+
+    month_start = _add_months(as_of, 1)
+    quarter_end = _month_end(_add_months(as_of, 3))
+    month = period(
+        month_start.strftime("%B %Y"), month_start, _month_end(month_start), month_target
+    )
+    quarter = period("next 3 months", month_start, quarter_end, quarter_target)
+    per_meeting = None if None in (m2o, win, size) else m2o * win * size  # type: ignore[operator]
+    return GrowthModel(
+        start, as_of, held, per_day, m2o, win, size, per_meeting, month, quarter, tuple(warnings)
+    )

@@ -1,0 +1,256 @@
+"""Look up any metric for a person, a team or the whole org over any period — from rollups.
+
+`metric_value(session, config=..., metric="win_rate", scope=Scope.team("ae"), start=..., end=...)`
+sums the rollup bases the metric needs over the scope and the inclusive local-day range in
+one grouped query, then divides for ratios (a ratio of sums: never an average of ratios).
+Team scope means "rows recorded while on that team" (`metric_daily.team_key`), so a rep who
+moved keeps their history with the old team. Pipeline coverage is the one metric read from
+deals (open pipeline is a snapshot, not a daily quantity).
+
+`resolve_period("last 30d", now=..., timezone="America/Chicago")` turns the words people type
+into a `Period` of local dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from metrics.calendar import WorkCalendar
+from metrics.catalog import PIPELINE_COVERAGE, Catalog, MetricDef, build_catalog, money
+from metrics.config import MetricsConfig
+from metrics.models import CrmUser, Deal, MetricDaily, Person
+from metrics.targets import target_for_range
+
+_CATALOGS: dict[int, tuple[MetricsConfig, Catalog]] = {}
+
+
+def catalog_for(config: MetricsConfig) -> Catalog:
+    """The catalog of a config object, built once per (immutable) config."""
+    cached = _CATALOGS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    catalog = build_catalog(config)
+    if len(_CATALOGS) > 32:
+        _CATALOGS.clear()
+    _CATALOGS[id(config)] = (config, catalog)
+    return catalog
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: Literal["person", "team", "org"]
+    key: int | str | None = None
+
+    @classmethod
+    def person(cls, person_id: int) -> Scope:
+        return cls("person", person_id)
+
+    @classmethod
+    def team(cls, team_key: str) -> Scope:
+        return cls("team", team_key)
+
+    @classmethod
+    def org(cls) -> Scope:
+        return cls("org")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date  # inclusive, local
+    end: dt.date  # inclusive, local
+    label: str
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric: str
+    unit: str
+    scope: Scope
+    start: dt.date
+    end: dt.date
+    value: float | None  # None: a ratio with a zero denominator
+    numerator: float
+    denominator: float | None  # None for count/sum metrics
+    excluded: int = 0  # records left out (amount missing or no currency rate)
+
+
+def _sums_query(kind: str) -> Any:
+    query = (
+        select(MetricDaily.metric, func.sum(MetricDaily.value))
+        .where(MetricDaily.metric.in_(bindparam("bases", expanding=True)))
+        .where(MetricDaily.day >= bindparam("start"), MetricDaily.day <= bindparam("end"))
+        .group_by(MetricDaily.metric)
+    )
+    if kind == "person":
+        query = query.where(MetricDaily.person_id == bindparam("key"))
+    elif kind == "team":
+        query = query.where(MetricDaily.team_key == bindparam("key"))
+    return query
+
+
+# Built once: lookups are a hot path (slash commands, alerts), statement building is not free.
+_SUMS = {kind: _sums_query(kind) for kind in ("person", "team", "org")}
+
+
+def base_sums(
+    session: Session, *, scope: Scope, bases: tuple[str, ...], start: dt.date, end: dt.date
+) -> dict[str, float]:
+    """Sum of each rollup base over the scope and [start, end]; absent bases are 0."""
+    params: dict[str, Any] = {"bases": sorted(set(bases)), "start": start, "end": end}
+    if scope.kind != "org":
+        params["key"] = scope.key
+    sums = dict.fromkeys(bases, 0.0)
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what ORM execute's autoflush would do; Core on the connection won't
+    for name, total in session.connection().execute(_SUMS[scope.kind], params):
+        sums[name] = float(total or 0.0)
+    return sums
+
+
+def value_from_sums(
+    defn: MetricDef, sums: dict[str, float]
+) -> tuple[float | None, float, float | None]:
+    """(value, numerator, denominator) of a metric from its base sums."""
+    numerator = sum(sums.get(b, 0.0) for b in defn.numerator)
+    if not defn.denominator:
+        return numerator * defn.scale, numerator, None
+    denominator = sum(sums.get(b, 0.0) for b in defn.denominator)
+    value = None if denominator == 0 else numerator / denominator * defn.scale
+    return value, numerator, denominator
+
+
+def metric_value(
+    session: Session,
+    *,
+    config: MetricsConfig,
+    metric: str,
+    scope: Scope,
+    start: dt.date,
+    end: dt.date,
+) -> MetricValue:
+    """The value of `metric` for `scope` over local days [start, end] (inclusive)."""
+    if end < start:
+        raise ValueError(f"period ends ({end}) before it starts ({start})")
+    catalog = catalog_for(config)
+    defn = catalog.get(metric)
+    if defn.special == PIPELINE_COVERAGE:
+        return _pipeline_coverage(session, config=config, scope=scope, start=start, end=end)
+    sums = base_sums(session, scope=scope, bases=defn.bases, start=start, end=end)
+    value, numerator, denominator = value_from_sums(defn, sums)
+    excluded = int(sums.get(defn.excluded_base, 0.0)) if defn.excluded_base else 0
+    return MetricValue(
+        metric, defn.unit, scope, start, end, value, numerator, denominator, excluded
+    )
+
+
+def scope_people(session: Session, scope: Scope) -> list[Person]:
+    query = select(Person).where(Person.active.is_(True))
+    if scope.kind == "person":
+        query = select(Person).where(Person.id == scope.key)
+    elif scope.kind == "team":
+        query = query.where(Person.team_key == scope.key)
+    return list(session.scalars(query))
+
+
+def _pipeline_coverage(
+    session: Session, *, config: MetricsConfig, scope: Scope, start: dt.date, end: dt.date
+) -> MetricValue:
+    """Open pipeline ÷ (bookings target for the period − bookings so far)."""
+    people = scope_people(session, scope)
+    ids = [p.id for p in people]
+    convert = money(config.currency)
+    open_total, excluded = 0.0, 0
+    rows = session.execute(
+        select(Deal.amount, Deal.currency)
+        .join(CrmUser, CrmUser.id == Deal.owner_id)
+        .where(CrmUser.person_id.in_(ids), Deal.is_closed.is_(False), Deal.deleted.is_(False))
+    )
+    for amount, currency in rows:
+        converted = convert({"amount": amount, "currency": currency})
+        if converted is None:
+            excluded += 1
+        else:
+            open_total += converted
+    catalog = catalog_for(config)
+    bookings = catalog.get("bookings")
+    work = WorkCalendar(config.calendar)
+    target = 0.0
+    for person in people:
+        t = target_for_range(
+            config,
+            work,
+            bookings,
+            start,
+            end,
+            email=person.email,
+            role=person.role,
+            team=person.team_key,
+        )
+        target += t or 0.0
+    done = metric_value(
+        session, config=config, metric="bookings", scope=scope, start=start, end=end
+    ).numerator
+    remaining = max(0.0, target - done)
+    value = None if remaining == 0 else open_total / remaining
+    return MetricValue(
+        PIPELINE_COVERAGE, "ratio", scope, start, end, value, open_total, remaining, excluded
+    )
+
+
+_LAST_N = re.compile(r"^(?:last|past|trailing)\s*(\d+)\s*(d|days?|w|weeks?)$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|-\s)\s*(\d{4}-\d{2}-\d{2})$")
+
+
+def resolve_period(text: str, *, now: dt.datetime, timezone: str) -> Period:
+    """A period from words: today, yesterday, this/last week, this/last month, this
+    quarter, "last 30d", "last 2 weeks", "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD".
+
+    Local days in `timezone` at instant `now`; weeks start on Monday; "last 30d" ends today.
+    Raises ValueError with the accepted forms on anything else."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    words = " ".join(text.lower().replace("_", " ").split())
+    monday = today - dt.timedelta(days=today.weekday())
+    first = today.replace(day=1)
+    fixed: dict[str, tuple[dt.date, dt.date]] = {
+        "today": (today, today),
+        "yesterday": (today - dt.timedelta(days=1), today - dt.timedelta(days=1)),
+        "this week": (monday, today),
+        "wtd": (monday, today),
+        "last week": (monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)),
+        "this month": (first, today),
+        "mtd": (first, today),
+        "last month": ((first - dt.timedelta(days=1)).replace(day=1), first - dt.timedelta(days=1)),
+        "this quarter": (first.replace(month=(today.month - 1) // 3 * 3 + 1), today),
+    }
+    if words in fixed:
+        start, end = fixed[words]
+        return Period(start, end, words)
+    match = _LAST_N.match(words)
+    if match:
+        n = int(match.group(1)) * (7 if match.group(2).startswith("w") else 1)
+        if not 1 <= n <= 3660:
+            raise ValueError("a trailing period must be 1 to 3660 days")
+        return Period(today - dt.timedelta(days=n - 1), today, f"last {n} days")
+    try:
+        match = _RANGE.match(words)
+        if match:
+            start, end = (dt.date.fromisoformat(g) for g in match.groups())
+            if end < start:
+                raise ValueError(f"period ends ({end}) before it starts ({start})")
+            return Period(start, end, f"{start}..{end}")
+        day = dt.date.fromisoformat(words)
+        return Period(day, day, words)
+    except ValueError as exc:
+        if "before it starts" in str(exc):
+            raise
+    raise ValueError(
+        f"unknown period {text!r}: try today, yesterday, this week, last week, this month, "
+        "last month, this quarter, last 30d, 2026-11-01 or 2026-11-01..2026-11-15"
+    )

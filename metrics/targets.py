@@ -1,0 +1,181 @@
+"""Targets, pace and red/yellow/green status.
+
+Precedence, per period (daily / weekly / monthly) independently: the person's override
+(`people[].targets`), else the metric's target for the person's team key, else for the
+person's role. A target over an arbitrary date range uses an explicit weekly/monthly target
+when the range is exactly that ISO week / calendar month, else sums a per-working-day share:
+the daily target, else the weekly target ÷ the week's working days, else the monthly target
+÷ the month's working days. Ratio metrics (win rate...) have level targets: never scaled.
+
+Pace: the part of a target due by an instant. For a day it is the target × the share of the
+working hours elapsed in the person's zone (`WorkCalendar.day_fraction_elapsed`); a past day
+is due in full. Status compares value with pace using the org's bands.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+from typing import Literal
+
+from metrics.calendar import WorkCalendar
+from metrics.catalog import MetricDef
+from metrics.config import MetricsConfig, OrgSettings, PersonConfig, TargetSet
+from metrics.scoreboard import Status
+
+PeriodKind = Literal["daily", "weekly", "monthly"]
+PERIODS: tuple[PeriodKind, ...] = ("daily", "weekly", "monthly")
+
+
+_PEOPLE: dict[int, tuple[MetricsConfig, dict[str, PersonConfig]]] = {}
+
+
+def _people(config: MetricsConfig) -> dict[str, PersonConfig]:
+    """Email -> person config, indexed once per config (`config.person` is a linear scan)."""
+    cached = _PEOPLE.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    index = {p.email: p for p in config.people}
+    if len(_PEOPLE) > 32:
+        _PEOPLE.clear()
+    _PEOPLE[id(config)] = (config, index)
+    return index
+
+
+def target_sets(
+    config: MetricsConfig, metric: str, *, email: str | None, role: str | None, team: str | None
+) -> list[TargetSet]:
+    """Candidate target sets, highest precedence first."""
+    sets: list[TargetSet] = []
+    person = _people(config).get(email.lower()) if email else None
+    if person is not None and metric in person.targets:
+        sets.append(person.targets[metric])
+    metric_cfg = config.metric(metric)
+    if metric_cfg is not None:
+        if team is not None and team in metric_cfg.targets:
+            sets.append(metric_cfg.targets[team])
+        if role is not None and role in metric_cfg.targets:
+            sets.append(metric_cfg.targets[role])
+    return sets
+
+
+def resolve_target(
+    config: MetricsConfig,
+    metric: str,
+    period: PeriodKind,
+    *,
+    email: str | None,
+    role: str | None,
+    team: str | None,
+) -> float | None:
+    """The `period` target for a person: person override > team key > role."""
+    for target_set in target_sets(config, metric, email=email, role=role, team=team):
+        value: float | None = getattr(target_set, period)
+        if value is not None:
+            return value
+    return None
+
+
+def target_for_range(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    metric: MetricDef,
+    start: dt.date,
+    end: dt.date,
+    *,
+    email: str | None,
+    role: str | None,
+    team: str | None,
+) -> float | None:
+    """The target for [start, end] (inclusive) for one person, or None without targets."""
+    found = {
+        period: resolve_target(config, metric.name, period, email=email, role=role, team=team)
+        for period in PERIODS
+    }
+    if all(v is None for v in found.values()):
+        return None
+    if not metric.additive:
+        return next(v for v in found.values() if v is not None)
+    if start == end and found["daily"] is not None:
+        return found["daily"] if work.is_working_day(start) else 0.0
+    monday = start - dt.timedelta(days=start.weekday())
+    if found["weekly"] is not None and start == monday and end == monday + dt.timedelta(days=6):
+        return found["weekly"]
+    total = 0.0
+    segment = start
+    while segment <= end:  # month by month: whole months use the monthly target as is
+        month_end = segment.replace(day=_calendar.monthrange(segment.year, segment.month)[1])
+        last = min(end, month_end)
+        if found["monthly"] is not None and segment.day == 1 and last == month_end:
+            total += found["monthly"]
+        else:
+            total += sum(_daily_share(work, day, found) for day in work.working_days(segment, last))
+        segment = last + dt.timedelta(days=1)
+    return total
+
+
+def _daily_share(work: WorkCalendar, day: dt.date, found: dict[PeriodKind, float | None]) -> float:
+    if found["daily"] is not None:
+        return found["daily"]
+    if found["weekly"] is not None:
+        monday = day - dt.timedelta(days=day.weekday())
+        days = len(work.working_days(monday, monday + dt.timedelta(days=6)))
+        return found["weekly"] / days if days else 0.0
+    assert found["monthly"] is not None
+    first = day.replace(day=1)
+    last = day.replace(day=_calendar.monthrange(day.year, day.month)[1])
+    days = len(work.working_days(first, last))
+    return found["monthly"] / days if days else 0.0
+
+
+def expected_by(
+    target: float | None,
+    metric: MetricDef,
+    *,
+    work: WorkCalendar,
+    start: dt.date,
+    end: dt.date,
+    local_now: dt.datetime,
+) -> float | None:
+    """The part of `target` for [start, end] due by `local_now` (person's zone)."""
+    if target is None:
+        return None
+    if not metric.additive:
+        return target
+    today = local_now.date()
+    if today > end:
+        return target
+    if today < start:
+        return 0.0
+    if start == end:
+        return target * work.day_fraction_elapsed(local_now)
+    return target * work.period_fraction_elapsed(start, end, local_now)
+
+
+def status_for(
+    value: float, expected: float | None, org: OrgSettings, *, higher_is_better: bool = True
+) -> Status:
+    """green / yellow / red by the share of pace achieved; "none" without a target."""
+    if expected is None:
+        return "none"
+    if higher_is_better:
+        if expected <= 0:
+            return "green"
+        share = value / expected
+    else:
+        if value <= 0:
+            return "green"
+        share = expected / value if expected > 0 else 0.0
+    if share >= org.status_green_at:
+        return "green"
+    if share >= org.status_yellow_at:
+        return "yellow"
+    return "red"
+
+
+def shortfall(value: float, expected: float | None, *, higher_is_better: bool = True) -> float:
+    """How far from pace: what is missing (or, lower-is-better, the excess); 0 on pace."""
+    if expected is None:
+        return 0.0
+    gap = expected - value if higher_is_better else value - expected
+    return max(0.0, gap)

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from metrics.catalog import CatalogError, build_catalog
+from metrics.config import MetricConfig
+from metrics.models import Activity, MetricDaily, RollupDirty
+from metrics.rollups import rebuild_rollups, refresh_rollups
+from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def _value(session: Session, person: int, metric: str, day: dt.date) -> float:
+    row = session.get(MetricDaily, (person, metric, day))
+    return 0.0 if row is None else row.value
+
+
+def test_dst_change_day_late_activity_counts_on_the_local_day(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    # 2026-11-01: US clocks fall back at 02:00; 23:30 CST that evening is 05:30Z on Nov 2.
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 1, 23, 30))
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 2, 0, 30))
+    org.activity("dana", "call", local(CHICAGO, 2026, 10, 31, 23, 30))  # CDT, 04:30Z Nov 1
+    # Berlin left summer time on 2026-10-25: 23:30 CET is 22:30Z the same day.
+    org.activity("lee", "email", local(BERLIN, 2026, 10, 25, 23, 30))
+    org.activity("lee", "email", local(BERLIN, 2026, 10, 26, 0, 15))  # 23:15Z on Oct 25
+    result = refresh_rollups(session, config=cfg)
+    dana, lee = org.person["dana"], org.person["lee"]
+    assert _value(session, dana, "calls", dt.date(2026, 11, 1)) == 1
+    assert _value(session, dana, "calls", dt.date(2026, 11, 2)) == 1
+    assert _value(session, dana, "calls", dt.date(2026, 10, 31)) == 1
+    assert _value(session, lee, "emails", dt.date(2026, 10, 25)) == 1
+    assert _value(session, lee, "emails", dt.date(2026, 10, 26)) == 1
+    assert result.dirty_processed == 3  # dana: Nov 1 and Nov 2 UTC; lee: Oct 25 UTC
+    assert session.scalar(select(func.count()).select_from(RollupDirty)) == 0
+    incremental = snapshot(session)
+    rebuild_rollups(session, config=cfg)
+    assert snapshot(session) == incremental
+
+
+def test_builtin_bases_and_currency_conversion(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    at = local(CHICAGO, 2026, 11, 17, 10, 0)
+    org.activity("dana", "call", at, outcome="connected", duration_seconds=120)
+    org.activity("dana", "call", at, outcome="no_answer", duration_seconds=60)
+    org.activity("dana", "email", at, direction="outbound")
+    org.activity("dana", "email", at, direction="inbound")  # not an outbound email
+    booked = local(CHICAGO, 2026, 11, 16, 9, 0)
+    org.activity("dana", "meeting", at, booked_at=booked, outcome="completed", subject="Demo")
+    org.activity("dana", "meeting", at, booked_at=booked, outcome="no_show", subject="demo 2")
+    org.activity("dana", "call", at, deleted=True)  # ignored
+    org.activity("ghost", "call", at)  # owner maps to no person
+    org.deal("dana", at, amount=1000, currency="EUR")
+    org.deal("dana", at, amount=500, currency="GBP")  # no rate: excluded, not zero
+    created = local(CHICAGO, 2026, 11, 7, 12, 0)
+    org.deal("dana", created, amount=2000, closed=at, won=True)
+    org.deal("dana", created, amount=None, closed=at, won=True)
+    org.deal("dana", created, amount=300, closed=at, won=False)
+    result = refresh_rollups(session, config=cfg)
+    assert result.unmapped_records == 1  # the ghost owner's dirty day
+    p, day = org.person["dana"], dt.date(2026, 11, 17)
+    expected = {
+        "calls": 2,
+        "connected_calls": 1,
+        "emails": 1,
+        "meetings_held": 1,
+        "demos_held": 1,
+        "avg_call_minutes.sum": 180,
+        "avg_call_minutes.n": 2,
+        "opportunities_created": 2,
+        "pipeline_created": 1100,
+        "pipeline_created.excluded": 1,
+        "deals_won": 2,
+        "deals_lost": 1,
+        "bookings": 2000,
+        "bookings.n": 1,
+        "bookings.excluded": 1,
+        "sales_cycle_days.sum": 2 * (10 - 2 / 24),  # Nov 7 12:00 -> Nov 17 10:00, twice
+    }
+    for base, value in expected.items():
+        assert _value(session, p, base, day) == pytest.approx(value), base
+    assert _value(session, p, "meetings_booked", dt.date(2026, 11, 16)) == 2
+    assert _value(session, p, "meetings_booked", day) == 0
+    full = rebuild_rollups(session, config=cfg)
+    assert full.unmapped_records == 1
+
+
+def test_team_key_follows_membership_when_a_rep_moves(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, dt.date(2026, 11, 1))
+    moved = config(
+        people=tuple(
+            p.model_copy(update={"team": "ae"}) if p.email == "dana@acme.test" else p
+            for p in cfg.people
+        )
+    )
+    from metrics.directory import apply_directory
+
+    apply_directory(session, moved, today=dt.date(2026, 11, 10))
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 9, 17, 0))
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 10, 9, 0))
+    refresh_rollups(session, config=moved)
+    p = org.person["dana"]
+    assert session.get(MetricDaily, (p, "calls", dt.date(2026, 11, 9))).team_key == "sdr"  # type: ignore[union-attr]
+    assert session.get(MetricDaily, (p, "calls", dt.date(2026, 11, 10))).team_key == "ae"  # type: ignore[union-attr]
+
+
+def test_incremental_refresh_touches_only_dirty_days(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    first = org.activity("dana", "call", local(CHICAGO, 2026, 11, 16, 10, 0))
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 18, 10, 0))
+    refresh_rollups(session, config=cfg)
+    # Tamper with an untouched day: an incremental refresh must leave it alone.
+    untouched = session.get(MetricDaily, (org.person["dana"], "calls", dt.date(2026, 11, 18)))
+    assert untouched is not None
+    untouched.value = 99
+    old = first.occurred_at
+    first.occurred_at = local(CHICAGO, 2026, 11, 17, 10, 0)
+    org.mark("dana", old, first.occurred_at)
+    result = refresh_rollups(session, config=cfg)
+    p = org.person["dana"]
+    assert _value(session, p, "calls", dt.date(2026, 11, 16)) == 0
+    assert _value(session, p, "calls", dt.date(2026, 11, 17)) == 1
+    assert _value(session, p, "calls", dt.date(2026, 11, 18)) == 99
+    assert result.person_days <= 4  # each UTC day overlaps at most two local days
+    assert refresh_rollups(session, config=cfg).dirty_processed == 0
+
+
+def test_custom_metric_definitions_are_checked() -> None:
+    bad_field = config(
+        metrics=(
+            MetricConfig(name="x", kind="input", source="activities", filter={"colour": "red"}),
+        )
+    )
+    with pytest.raises(CatalogError, match="colour"):
+        build_catalog(bad_field)
+    ratio_of_ratio = config(
+        metrics=(
+            MetricConfig(name="odd", source="ratio", numerator="win_rate", denominator="calls"),
+        )
+    )
+    with pytest.raises(CatalogError, match="ratio"):
+        build_catalog(ratio_of_ratio)
+
+
+def test_activity_count_sanity(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    for hour in range(9, 14):
+        org.activity("sam", "call", dt.datetime(2026, 11, 17, hour, tzinfo=dt.UTC))
+    refresh_rollups(session, config=cfg)
+    total = session.scalar(select(func.sum(MetricDaily.value)).where(MetricDaily.metric == "calls"))
+    assert total == session.scalar(
+        select(func.count()).select_from(Activity).where(Activity.kind == "call")
+    )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from metrics.builtins import BUILTIN_METRIC_NAMES
+from metrics.calendar import WorkCalendar
+from metrics.catalog import build_catalog
+from metrics.config import MetricConfig, OrgSettings, PersonConfig, TargetSet
+from metrics.targets import expected_by, resolve_target, status_for, target_for_range
+from tests.metrics.builders import THANKSGIVING, config
+
+ORG = OrgSettings(name="Acme", status_green_at=1.0, status_yellow_at=0.8)
+
+
+def test_catalog_has_every_builtin_and_config_order_first() -> None:
+    catalog = build_catalog(config())
+    assert set(catalog.metrics) >= BUILTIN_METRIC_NAMES
+    assert list(catalog.metrics)[:3] == ["calls", "emails", "win_rate"]
+    assert catalog.get("win_rate").denominator == ("deals_won", "deals_lost")
+    assert catalog.get("avg_call_minutes").numerator == ("avg_call_minutes.sum",)
+    with pytest.raises(KeyError, match="unknown metric 'callz'"):
+        catalog.get("callz")
+
+
+def test_precedence_person_then_team_then_role() -> None:
+    cfg = config()
+
+    def daily(metric: str, email: str, team: str) -> float | None:
+        return resolve_target(cfg, metric, "daily", email=email, role="rep", team=team)
+
+    assert daily("calls", "sam@acme.test", "ae") == 10  # role
+    assert daily("calls", "lee@acme.test", "sdr") == 8  # team beats role
+    assert daily("emails", "dana@acme.test", "sdr") == 5  # person beats role
+    assert daily("emails", "lee@acme.test", "sdr") == 4
+    assert daily("win_rate", "lee@acme.test", "sdr") is None
+    # Per period: the team sets only daily, so the weekly target still comes from the role.
+    weekly = resolve_target(cfg, "calls", "weekly", email="lee@acme.test", role="rep", team="sdr")
+    assert weekly == 40
+
+
+def test_target_for_a_range_uses_working_days_and_explicit_periods() -> None:
+    cfg = config(
+        metrics=(
+            MetricConfig(name="calls", targets={"rep": TargetSet(weekly=40, monthly=150)}),
+            MetricConfig(name="win_rate", targets={"rep": TargetSet(monthly=0.3)}),
+        ),
+        people=(PersonConfig(email="x@acme.test", name="X", role="rep", team="sdr"),),
+    )
+    work = WorkCalendar(cfg.calendar)
+    catalog = build_catalog(cfg)
+    calls, win = catalog.get("calls"), catalog.get("win_rate")
+
+    def target(metric: object, start: dt.date, end: dt.date) -> float | None:
+        return target_for_range(
+            cfg,
+            work,
+            metric,
+            start,
+            end,
+            email="x@acme.test",
+            role="rep",
+            team="sdr",  # type: ignore[arg-type]
+        )
+
+    monday = dt.date(2026, 11, 16)
+    assert target(calls, monday, monday + dt.timedelta(days=6)) == 40  # explicit week
+    assert target(calls, monday, monday + dt.timedelta(days=1)) == pytest.approx(16)  # 2 x 40/5
+    # Thanksgiving week has 4 working days: 3 of them (Mon-Wed) are 3/4 of the weekly target.
+    tg_monday = THANKSGIVING - dt.timedelta(days=3)
+    assert target(calls, tg_monday, THANKSGIVING) == pytest.approx(30)
+    assert target(calls, dt.date(2026, 11, 1), dt.date(2026, 11, 30)) == 150  # whole month
+    assert target(win, monday, monday) == 0.3  # a level, never scaled
+
+
+def test_pace_and_status_bands() -> None:
+    catalog = build_catalog(config())
+    work = WorkCalendar(config().calendar)
+    day = dt.date(2026, 11, 17)
+    at_two = dt.datetime(2026, 11, 17, 14, 0)
+    assert expected_by(
+        9, catalog.get("calls"), work=work, start=day, end=day, local_now=at_two
+    ) == pytest.approx(5)
+    monday = dt.date(2026, 11, 16)
+    week = expected_by(
+        40,
+        catalog.get("calls"),
+        work=work,
+        start=monday,
+        end=monday + dt.timedelta(days=6),
+        local_now=at_two,
+    )
+    assert week == pytest.approx(40 * (1 + 5 / 9) / 5)
+    assert status_for(5, 5, ORG) == "green"
+    assert status_for(4, 5, ORG) == "yellow"
+    assert status_for(3.9, 5, ORG) == "red"
+    assert status_for(0, 0, ORG) == "green"  # nothing due yet
+    assert status_for(3, None, ORG) == "none"
+    assert status_for(30, 25, ORG, higher_is_better=False) == "yellow"  # cycle: 25/30 = 83%
