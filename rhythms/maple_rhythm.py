@@ -56,9 +56,9 @@ def prompt_payload(*, rhythm: str, week: str, name: str, due: str | None) -> dic
     text = f"Hi {first}, time for your weekly MAPLE update ({week_label(week)}).{due_text}"
     blocks = [
         section(
-            f"📝 *Weekly MAPLE · {week_label(week)}*\n{text.split(', ', 1)[1]}\n"
-            "_Metrics are pre-filled from the CRM; last week's plan comes back as a "
-            "checklist._"
+            f"📝 *Weekly MAPLE · {week_label(week)}*\nHi {first} — time for your weekly "
+            f"update.{due_text}\n_Metrics are pre-filled from the CRM; last week's plan "
+            "comes back as a checklist._"
         ),
         actions(
             button("Open MAPLE", OPEN_ACTION, f"{rhythm}|{week}", style="primary"),
