@@ -140,7 +140,7 @@ def test_older_misses_are_skipped_not_sent(session_factory: sessionmaker[Session
     engine.tick()
     with session_factory() as session:
         dana = [d.period_key for d in _dms(session) if d.recipient == "UDANA01"]
-        assert dana == ["daily_scoreboard:2026-11-20:America/Chicago"]
+        assert dana == ["daily_scoreboard:2026-11-20"]
         monday = session.scalars(
             select(RhythmRun).where(
                 RhythmRun.period_key == "daily_scoreboard:2026-11-23:America/Chicago"
@@ -163,7 +163,7 @@ def test_restart_mid_run_sends_nobody_twice_nobody_nothing(
     real_insert = delivery_batch.insert_chunk
 
     def crash_after_first(session: Session, rows: list[dict[str, Any]]) -> None:
-        if rows[0]["period_key"] == "daily_scoreboard:2026-11-23:America/Chicago":
+        if rows[0]["recipient"] in ("UDANA01", "UAISHA1"):  # the Chicago run
             if written:  # the second Chicago rep: die with one delivery written
                 session.flush()
                 raise Crash
@@ -181,14 +181,19 @@ def test_restart_mid_run_sends_nobody_twice_nobody_nothing(
     with session_factory() as session:
         crashed = session.scalars(select(RhythmRun).where(RhythmRun.status == "running")).one()
         assert crashed.claimed_by == first.replica
-        assert not [d for d in _dms(session) if d.period_key == crashed.period_key]
-    key = crashed.period_key
-    zone = key.rsplit(":", 1)[1]
+        assert crashed.period_key == "daily_scoreboard:2026-11-23:America/Chicago"
+        assert not [d for d in _dms(session) if d.recipient in ("UDANA01", "UAISHA1")]
+    key = "daily_scoreboard:2026-11-23"  # deliveries carry the run key without its zone
+    zone = "America/Chicago"
     expected = sorted(slack for _e, _n, z, slack in REPS if z == zone)
 
     def sent_for_run() -> list[str]:
         with session_factory() as session:
-            return sorted(d.recipient for d in _dms(session) if d.period_key == key)
+            return sorted(
+                d.recipient
+                for d in _dms(session)
+                if d.period_key == key and d.recipient in expected
+            )
 
     # A restarted process does not steal a run whose lease is still live...
     clock.advance(dt.timedelta(minutes=5))
@@ -299,3 +304,85 @@ def test_switchboard_override_beats_config(session_factory: sessionmaker[Session
         sent = {d.recipient: d.period_key for d in _dms(session)}
         # New York's 18:00 was an hour ago (within grace); LA's 18:00 is still ahead.
         assert sorted(sent) == ["UAISHA1", "UDANA01", "ULEO001"]
+
+
+def test_yesterday_option_reports_the_previous_working_day(
+    session_factory: sessionmaker[Session],
+) -> None:
+    seed_directory(session_factory, make_config())
+    clock = TravellingClock(dt.datetime(2026, 11, 23, 23, 30, tzinfo=UTC))  # Monday
+    _engine(session_factory, clock, options={"day": "yesterday"}).tick()
+    with session_factory() as session:
+        dana = next(d for d in _dms(session) if d.recipient == "UDANA01")
+        assert dana.period_key == "daily_scoreboard:2026-11-23"
+        assert dana.payload["blocks"][0]["text"]["text"].endswith(
+            "Yesterday's scoreboard · Fri 20 Nov"
+        )
+
+
+def test_bad_override_is_ignored_and_planning_errors_reach_the_admin(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_directory(session_factory, make_config())
+    at = dt.datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
+    with session_factory() as session:
+        session.add(
+            RhythmOverride(
+                rhythm="daily_scoreboard", schedule="99 99 * * *", changed_by="U1", changed_at=at
+            )
+        )
+        session.commit()
+    clock = TravellingClock(at)
+    engine = _engine(session_factory, clock)
+    engine.tick()  # the bad cron is ignored: the config's schedule still runs
+    with session_factory() as session:
+        assert "UDANA01" in {d.recipient for d in _dms(session)}
+
+    def broken(*_args: Any, **_kwargs: Any) -> list[Any]:
+        raise RuntimeError("directory unavailable")
+
+    monkeypatch.setattr(engine, "_zones", broken)
+    clock.advance(dt.timedelta(minutes=1))
+    engine.tick()
+    engine.tick()
+    with session_factory() as session:
+        notices = session.scalars(
+            select(Delivery).where(Delivery.recipient == "#revops", Delivery.part == "failure")
+        ).all()
+        texts = sorted(n.payload["text"] for n in notices)
+        assert len(texts) == 2  # one per rhythm per hour, however many ticks
+        assert all("directory unavailable" in t for t in texts)
+
+
+def test_a_rep_whose_zone_changes_is_served_once(session_factory: sessionmaker[Session]) -> None:
+    seed_directory(session_factory, make_config())
+    with session_factory() as session:
+        session.execute(
+            update(Person)
+            .where(Person.email == "dana@acme.example")
+            .values(timezone_override="America/New_York")
+        )
+        session.commit()
+    clock = TravellingClock(dt.datetime(2026, 11, 23, 22, 30, tzinfo=UTC))  # 17:30 New York
+    engine = _engine(session_factory, clock)
+    engine.tick()
+    with session_factory() as session:  # she flies to Chicago before 17:30 there
+        session.execute(
+            update(Person)
+            .where(Person.email == "dana@acme.example")
+            .values(timezone_override="America/Chicago")
+        )
+        session.commit()
+    clock.set(dt.datetime(2026, 11, 23, 23, 30, tzinfo=UTC))  # 17:30 Chicago
+    engine.tick()
+    with session_factory() as session:
+        dana = [d for d in _dms(session) if d.recipient == "UDANA01"]
+        assert len(dana) == 1 and dana[0].created_at.hour == 22
+        chicago = session.scalars(
+            select(RhythmRun).where(
+                RhythmRun.period_key == "daily_scoreboard:2026-11-23:America/Chicago"
+            )
+        ).one()
+        assert chicago.status == "done"
+        aisha = [d for d in _dms(session) if d.recipient == "UAISHA1"]
+        assert len(aisha) == 1

@@ -1,0 +1,124 @@
+"""The scoreboard buttons: modal opened at once, filled after; access rules; bad values."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import BackgroundTasks
+from bot.listeners.scoreboard import register_scoreboard_listeners, scoreboard_handlers
+from metrics.clock import TravellingClock
+from metrics.models import Person
+from rhythms.models import Interaction
+from rhythms.scoreboard import DETAILS_ACTION, TARGETS_ACTION
+from tests.support.rhythms import FakeScoreboards, make_config, seed_directory
+
+UTC = dt.UTC
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def views_open(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("views.open", kwargs))
+        return {"ok": True, "view": {"id": "V123"}}
+
+    async def views_update(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("views.update", kwargs))
+        return {"ok": True}
+
+
+def click(
+    factory: sessionmaker[Session], action_id: str, viewer: str, value: str
+) -> tuple[list[str], FakeClient]:
+    cfg = make_config()
+    tasks = BackgroundTasks()
+    handlers = scoreboard_handlers(
+        session_factory=factory,
+        clock=TravellingClock(dt.datetime(2026, 11, 24, 23, 30, tzinfo=UTC)),
+        config=cfg,
+        source=FakeScoreboards(),
+        tasks=tasks,
+    )
+    client = FakeClient()
+    acked: list[str] = []
+
+    async def ack() -> None:
+        acked.append("ack")
+        assert client.calls == []  # ack comes before anything else
+
+    async def scenario() -> None:
+        body = {
+            "trigger_id": "T1",
+            "user": {"id": viewer},
+            "actions": [{"action_id": action_id, "value": value}],
+        }
+        await handlers[action_id](ack=ack, body=body, client=client)
+        assert [c[0] for c in client.calls] == ["views.open"]  # opened before computing
+        await tasks.drain()
+
+    asyncio.run(scenario())
+    return acked, client
+
+
+def _value(factory: sessionmaker[Session], email: str) -> str:
+    with factory() as session:
+        person = session.scalars(select(Person).where(Person.email == email)).one()
+    return json.dumps({"p": person.id, "d": "2026-11-24"})
+
+
+def _title(client: FakeClient) -> str:
+    name, kwargs = client.calls[-1]
+    assert name == "views.update" and kwargs["view_id"] == "V123"
+    return str(kwargs["view"]["title"]["text"])
+
+
+def test_details_and_targets_for_own_board(session_factory: sessionmaker[Session]) -> None:
+    seed_directory(session_factory, make_config())
+    value = _value(session_factory, "dana@acme.example")
+    acked, client = click(session_factory, DETAILS_ACTION, "UDANA01", value)
+    assert acked == ["ack"] and _title(client) == "Scoreboard details"
+    assert "Dana Ruiz" in json.dumps(client.calls[-1][1]["view"])
+    _acked, client = click(session_factory, TARGETS_ACTION, "UDANA01", value)
+    assert _title(client) == "Why these targets?"
+    assert "the SDR team's target" in json.dumps(client.calls[-1][1]["view"], ensure_ascii=False)
+    with session_factory() as session:
+        names = [i.name for i in session.scalars(select(Interaction))]
+        assert names == [DETAILS_ACTION, TARGETS_ACTION]
+
+
+def test_strangers_and_stale_buttons_get_a_clear_message(
+    session_factory: sessionmaker[Session],
+) -> None:
+    seed_directory(session_factory, make_config())
+    value = _value(session_factory, "dana@acme.example")
+    _acked, client = click(session_factory, DETAILS_ACTION, "UNOBODY", value)
+    view = json.dumps(client.calls[-1][1]["view"])
+    assert "only open your own scoreboard" in view and "Dana" not in view
+    _acked, client = click(session_factory, DETAILS_ACTION, "UMARIA1", value)  # her manager
+    assert "Dana Ruiz" in json.dumps(client.calls[-1][1]["view"])
+    _acked, client = click(session_factory, DETAILS_ACTION, "UDANA01", "garbage")
+    assert "out of date" in json.dumps(client.calls[-1][1]["view"])
+
+
+def test_register_wires_both_buttons() -> None:
+    registered: list[str] = []
+
+    class FakeApp:
+        def action(self, action_id: str) -> Any:
+            registered.append(action_id)
+            return lambda fn: fn
+
+    register_scoreboard_listeners(
+        FakeApp(),  # type: ignore[arg-type]
+        session_factory=None,  # type: ignore[arg-type]
+        clock=TravellingClock(dt.datetime(2026, 11, 24, tzinfo=UTC)),
+        config=make_config(),
+    )
+    assert registered == [DETAILS_ACTION, TARGETS_ACTION]
