@@ -15,8 +15,6 @@ from typing import Any
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
@@ -25,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import AppHooks, BackgroundTasks, create_app
 from bot.http import HttpServer, start_http
 from bot.ratelimit import RateLimiter
+from bot.scheduler import create_scheduler
 from bot.sender import RetryPolicy, Sender
 from bot.settings import Settings
 from bot.slack_client import make_http_session, make_slack_client
@@ -35,9 +34,6 @@ from rhythms.engine import RhythmEngine
 from rhythms.heartbeat import Beat, heartbeat
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_JOB_ID = "drumbeat.heartbeat"
-SYNC_JOB_ID = "drumbeat.crm_sync"
 
 
 @dataclass
@@ -182,27 +178,11 @@ async def start_runtime(
     if sender is not None:
         runtime._background.append(asyncio.create_task(sender.run(runtime.stop_event)))
     if options.scheduler and rhythm_engine is not None:
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        scheduler.add_job(
-            runtime.beat,
-            CronTrigger(second=0, timezone="UTC"),
-            id=HEARTBEAT_JOB_ID,
-            name="heartbeat",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=55,
+        scheduler = create_scheduler(
+            beat=runtime.beat,
+            sync=runtime._sync if sync is not None else None,
+            sync_minutes=options.sync_minutes,
         )
-        if sync is not None and options.sync_minutes > 0:
-            scheduler.add_job(
-                runtime._sync,
-                IntervalTrigger(minutes=options.sync_minutes),
-                id=SYNC_JOB_ID,
-                name="CRM sync",
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-            )
         scheduler.start()
         runtime.scheduler = scheduler
     return runtime

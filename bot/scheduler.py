@@ -1,59 +1,51 @@
-"""The scheduler: one APScheduler job, "tick", every minute, asking the engine what is due.
+"""The scheduler: a heartbeat job every minute, and the CRM sync on its own cadence.
 
 No job per rhythm or per person lives in memory: the database holds what ran (rhythm runs
-keyed by period), so a restart, a catch-up after downtime and several replicas ticking at
-once are all correct by construction. The tick runs the synchronous engine in a worker
-thread (`asyncio.to_thread`), so the event loop never blocks on a query.
+keyed by period, alert slots, the outbox), so a restart, a catch-up after downtime and
+several replicas beating at once are all correct by construction. Jobs have stable ids;
+their work runs off the event loop (the callers use `asyncio.to_thread`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from rhythms.engine import RhythmEngine, TickReport
-
-log = logging.getLogger(__name__)
-
-TICK_JOB_ID = "drumbeat.rhythms.tick"
+HEARTBEAT_JOB_ID = "drumbeat.heartbeat"
+SYNC_JOB_ID = "drumbeat.crm_sync"
 
 
-async def tick(engine: RhythmEngine) -> TickReport | None:
-    """One engine tick off the event loop; a failure is logged and the next tick retries.
-
-    Runs that fail are recorded as failed rows and reported to the admin channel by the
-    engine itself; what can land here is the database being unreachable.
-    """
-    try:
-        report = await asyncio.to_thread(engine.tick)
-    except Exception:
-        log.exception("rhythm tick failed; retrying on the next tick")
-        return None
-    if report.planned or report.skipped or report.outcomes:
-        log.info(
-            "tick: %d planned, %d skipped, %d executed",
-            report.planned,
-            report.skipped,
-            len(report.outcomes),
-        )
-    return report
-
-
-def create_scheduler(engine: RhythmEngine) -> AsyncIOScheduler:
-    """An AsyncIOScheduler with the tick job (stable id; start it inside the running loop)."""
+def create_scheduler(
+    *,
+    beat: Callable[[], Awaitable[Any]],
+    sync: Callable[[], Awaitable[Any]] | None = None,
+    sync_minutes: int = 0,
+) -> AsyncIOScheduler:
+    """An AsyncIOScheduler (start it inside the running loop) with the heartbeat at second 0
+    of every minute and, when given, the CRM sync every `sync_minutes`."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
-        tick,
+        beat,
         CronTrigger(second=0, timezone="UTC"),
-        args=[engine],
-        id=TICK_JOB_ID,
-        name="rhythm engine tick",
+        id=HEARTBEAT_JOB_ID,
+        name="heartbeat",
         replace_existing=True,
         max_instances=1,
         coalesce=True,
         misfire_grace_time=55,
     )
+    if sync is not None and sync_minutes > 0:
+        scheduler.add_job(
+            sync,
+            IntervalTrigger(minutes=sync_minutes),
+            id=SYNC_JOB_ID,
+            name="CRM sync",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
     return scheduler
