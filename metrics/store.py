@@ -94,3 +94,29 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def redacted(url: str) -> str:
     """The URL with its password hidden, for logs and messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def insert_ignore(
+    session: Session, model: type[Base], rows: list[dict[str, Any]], *, keys: list[str]
+) -> int:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING``: how many rows were new.
+
+    Idempotent writes without savepoints (which the SQLite driver would commit early when
+    they open a transaction), on SQLite 3.24+ and PostgreSQL. Callers own the transaction.
+    """
+    if not rows:
+        return 0
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(model).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(model).on_conflict_do_nothing(index_elements=keys)
+    else:  # pragma: no cover - only the two supported engines exist
+        raise RuntimeError(f"unsupported database {dialect!r}")
+    connection = session.connection()
+    if len(rows) == 1:
+        return int(connection.execute(statement, rows[0]).rowcount or 0)
+    return int(connection.execute(statement, rows).rowcount or 0)

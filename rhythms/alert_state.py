@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metrics.store import insert_ignore
 from rhythms.models import AlertEvent, AlertState
 
 State = Literal["ok", "pending", "firing", "resolved"]
@@ -107,16 +107,23 @@ def load_or_create(session: Session, *, rule: str, subject: str, now: dt.datetim
     row = session.get(AlertState, (rule, subject))
     if row is not None:
         return row
-    try:
-        with session.begin_nested():
-            row = AlertState(
-                rule=rule, subject=subject, state="ok", since=now, version=0, red_days=0
-            )
-            session.add(row)
-    except IntegrityError:
-        row = session.get(AlertState, (rule, subject), populate_existing=True)
-        if row is None:
-            raise
+    insert_ignore(
+        session,
+        AlertState,
+        [
+            {
+                "rule": rule,
+                "subject": subject,
+                "state": "ok",
+                "since": now,
+                "version": 0,
+                "red_days": 0,
+            }
+        ],
+        keys=["rule", "subject"],
+    )
+    row = session.get(AlertState, (rule, subject))
+    assert row is not None  # inserted now, or by a concurrent evaluator
     return row
 
 

@@ -13,10 +13,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from metrics.store import insert_ignore
 from rhythms.models import Delivery
 from rhythms.outbox import validate_payload
 from rhythms.registry import Outgoing
@@ -59,14 +58,4 @@ def enqueue_all(
 
 
 def insert_chunk(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    statement: Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(Delivery).on_conflict_do_nothing(index_elements=list(_KEY))
-    elif dialect == "sqlite":
-        statement = sqlite.insert(Delivery).on_conflict_do_nothing(index_elements=list(_KEY))
-    else:  # pragma: no cover - only the two supported engines exist
-        raise RuntimeError(f"unsupported database {dialect!r}")
-    session.execute(statement, rows)
+    insert_ignore(session, Delivery, rows, keys=list(_KEY))

@@ -23,9 +23,9 @@ import datetime as dt
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metrics.store import insert_ignore
 from rhythms.models import Delivery
 
 DeliveryKind = Literal["message", "ephemeral", "update", "upload", "view_publish"]
@@ -75,34 +75,35 @@ def enqueue(
 ) -> Delivery:
     """Write one delivery unless its (rhythm, period, recipient, part) exists; return the row.
 
-    Uses a savepoint, so a duplicate leaves the caller's transaction usable.
+    An ``INSERT … ON CONFLICT DO NOTHING``: a duplicate leaves the caller's transaction usable.
     """
     validate_payload(kind, payload)
     existing = _find(session, rhythm, period_key, recipient, part)
     if existing is not None:
         return existing
-    row = Delivery(
-        rhythm=rhythm,
-        period_key=period_key,
-        recipient=recipient,
-        part=part,
-        kind=kind,
-        payload=payload,
-        run_id=run_id,
-        thread_of_id=thread_of_id,
-        status="pending",
-        attempts=0,
-        not_before=not_before or now,
-        created_at=now,
+    insert_ignore(
+        session,
+        Delivery,
+        [
+            {
+                "rhythm": rhythm,
+                "period_key": period_key,
+                "recipient": recipient,
+                "part": part,
+                "kind": kind,
+                "payload": payload,
+                "run_id": run_id,
+                "thread_of_id": thread_of_id,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": not_before or now,
+                "created_at": now,
+            }
+        ],
+        keys=["rhythm", "period_key", "recipient", "part"],
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        found = _find(session, rhythm, period_key, recipient, part)
-        if found is None:
-            raise
-        return found
+    row = _find(session, rhythm, period_key, recipient, part)
+    assert row is not None  # inserted now, or by whoever got there first
     return row
 
 

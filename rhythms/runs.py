@@ -3,7 +3,7 @@
 States: ``planned`` → ``running`` → ``done`` | ``skipped`` | ``failed``.
 
 - `plan` inserts a planned row; the unique key (rhythm, period_key) makes a second insert —
-  from a restart or another replica — a no-op (a savepoint keeps the caller's transaction).
+  from a restart or another replica — a no-op (`INSERT … ON CONFLICT DO NOTHING`).
 - `claim` moves planned → running with a conditional UPDATE, so of several replicas exactly
   one wins (PostgreSQL re-checks the WHERE clause after waiting for the row lock). A run left
   ``running`` by a process that died is claimable again once its lease has expired.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metrics.store import insert_ignore
 from rhythms.models import RhythmRun
 
 PLANNED, RUNNING, DONE, SKIPPED, FAILED = "planned", "running", "done", "skipped", "failed"
@@ -38,21 +38,27 @@ def plan(
     now: dt.datetime | None = None,
 ) -> RhythmRun | None:
     """Insert the run for (rhythm, period_key); None if it already exists."""
-    row = RhythmRun(
-        rhythm=rhythm,
-        period_key=period_key,
-        scheduled_for=scheduled_for,
-        status=status,
-        deliveries=0,
-        error=_clip(note),
-        finished_at=now if status == SKIPPED else None,
+    inserted = insert_ignore(
+        session,
+        RhythmRun,
+        [
+            {
+                "rhythm": rhythm,
+                "period_key": period_key,
+                "scheduled_for": scheduled_for,
+                "status": status,
+                "deliveries": 0,
+                "error": _clip(note),
+                "finished_at": now if status == SKIPPED else None,
+            }
+        ],
+        keys=["rhythm", "period_key"],
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
+    if not inserted:
         return None
-    return row
+    return session.scalars(
+        select(RhythmRun).where(RhythmRun.rhythm == rhythm, RhythmRun.period_key == period_key)
+    ).one()
 
 
 def claim(

@@ -136,3 +136,18 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
     assert make_session_factory(engine) is not None
+
+
+def test_savepoint_first_in_a_transaction_rolls_back(session_factory) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the driver used to commit a savepoint opened before any write: a rollback
+    must undo an idempotent enqueue like any other write, on both engines."""
+    from sqlalchemy import func, select
+
+    from rhythms.outbox import enqueue
+
+    now = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    with session_factory() as session:
+        enqueue(session, rhythm="r", period_key="p", recipient="U1", payload={"text": "x"}, now=now)
+        session.rollback()
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
