@@ -9,6 +9,7 @@ rhythm specs at the bottom wire them to the engine; the numbers come from a
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import math
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from metrics import scoreboards as metric_scoreboards
+from metrics.charts import renderer
 from metrics.config import MetricsConfig
 from metrics.scoreboard import MetricStatus, PersonScoreboard
 from rhythms import blocks as bk
@@ -352,6 +354,29 @@ def daily_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> Rhythm
     )
 
 
+def team_chart(
+    team_name: str, boards: Sequence[PersonScoreboard], day: dt.date
+) -> dict[str, Any] | None:
+    """Each rep's share of pace (100% = on pace) as a bar chart upload payload."""
+    shares = [(b.name.split()[0], _pace_share(b)) for b in sort_team(boards)][:20]
+    if not shares:
+        return None
+    values = [round(share * 100, 1) for _, share in shares]
+    statuses = ["green" if v >= 100 else "yellow" if v >= 80 else "red" for v in values]
+    png = renderer().team_bars(
+        f"{team_name}: inputs vs pace (%), {day:%b %-d}",
+        [name for name, _ in shares],
+        values,
+        targets=[100.0] * len(values),
+        statuses=statuses,
+    )
+    return {
+        "filename": f"team-{day}.png",
+        "title": f"{team_name} vs pace",
+        "png_base64": base64.b64encode(png).decode(),
+    }
+
+
 def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmSpec:
     source = _source(scoreboards)
 
@@ -359,7 +384,9 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
         day = report_day(ctx)
         currency = ctx.config.currency.reporting
         in_channel = bool(ctx.rhythm.options.get("post_in_team_channel", False))
+        with_chart = bool(ctx.rhythm.options.get("chart", False))
         cache: dict[str, dict[str, Any]] = {}
+        charts: dict[str, dict[str, Any] | None] = {}
         out: list[Outgoing] = []
         posted: set[str] = set()
         missing: list[str] = []
@@ -377,7 +404,9 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
                     cache[team_key] = team_message(
                         name, boards, day, currency=currency, team_key=team_key
                     )
+                    charts[team_key] = team_chart(name, boards, day) if with_chart else None
                 payload = cache[team_key]
+                chart = charts[team_key]
                 part = f"team:{team_key}"
                 if manager.slack_user_id:
                     out.append(
@@ -389,6 +418,15 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
                 if in_channel and team is not None and team.channel and team_key not in posted:
                     posted.add(team_key)
                     out.append(Outgoing(recipient=team.channel, payload=payload, part=part))
+                    if chart is not None:  # uploads are scarce: the chart goes to the channel
+                        out.append(
+                            Outgoing(
+                                recipient=team.channel,
+                                kind="upload",
+                                part=f"chart:{team_key}",
+                                payload=chart,
+                            )
+                        )
         if missing:
             ctx.notes.append(f"no Slack user id, not sent: {', '.join(sorted(set(missing)))}")
         return out

@@ -140,3 +140,38 @@ def test_modals_stay_inside_view_limits() -> None:
     flat = json.dumps(why, ensure_ascii=False)
     assert "the SDR team's target" in flat
     assert "09:00–18:00" in flat and "100% of pace" in flat
+
+
+def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    from sqlalchemy import select
+
+    from metrics.clock import TravellingClock
+    from rhythms.engine import RhythmEngine
+    from rhythms.models import Delivery
+    from rhythms.registry import default_registry
+    from tests.support.rhythms import FakeScoreboards, seed_directory
+
+    cfg = make_config()
+    team = cfg.rhythms["team_scoreboard"]
+    options = {**team.options, "chart": True}
+    cfg = cfg.model_copy(
+        update={"rhythms": {"team_scoreboard": team.model_copy(update={"options": options})}}
+    )
+    seed_directory(session_factory, cfg)
+    clock = TravellingClock(dt.datetime(2026, 11, 23, 22, 46, tzinfo=UTC))  # 17:46 New York
+    engine = RhythmEngine(
+        session_factory=session_factory,
+        config=cfg,
+        clock=clock,
+        registry=default_registry(FakeScoreboards()),
+    )
+    engine.tick()
+    with session_factory() as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+    kinds = {(d.recipient, d.kind) for d in rows}
+    assert ("UMARIA1", "message") in kinds and ("#team-sdr", "message") in kinds
+    uploads = [d for d in rows if d.kind == "upload"]
+    assert [d.recipient for d in uploads] == ["#team-sdr"]  # the manager's DM gets no upload
+    assert base64.b64decode(uploads[0].payload["png_base64"]).startswith(b"\x89PNG")
