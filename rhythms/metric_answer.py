@@ -285,7 +285,7 @@ def _change(current: float | None, previous: float | None) -> str:
     if current is None or previous is None:
         return "no comparison"
     if previous == 0:
-        return "new activity" if current else "flat"
+        return "▲ up from 0 in the previous period" if current else "0 in both periods"
     pct = (current - previous) / abs(previous) * 100
     arrow = "▲" if pct > 0 else "▼" if pct < 0 else "▶"
     return f"{arrow} {pct:+.0f}% vs previous period"
