@@ -6,6 +6,7 @@ runner.port, ...; await runner.stop()
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -13,12 +14,17 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 EVENTS_PATH = "/slack/events"
+log = logging.getLogger(__name__)
 
 
 def make_web_app(app: AsyncApp) -> web.Application:
     async def events(request: web.Request) -> web.Response:
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        try:  # Bolt parses the body before it checks the signature: junk must not be a 500
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            log.warning("refused a malformed request body: %s", type(exc).__name__)
+            return web.Response(status=400, text="malformed request body")
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
@@ -163,7 +164,25 @@ class Sender:
         except Exception as exc:  # a bug must not leave the row claimed forever
             log.exception("delivery %s crashed the sender", delivery.id)
             result = Result("retry", error=f"internal: {type(exc).__name__}: {exc}"[:500])
-        await self._record(delivery, result)
+        await self._record_through_outage(delivery, result)
+
+    async def _record_through_outage(self, delivery: claims.Claimed, result: Result) -> None:
+        """Store a known outcome, retrying through a database outage for up to half the lease
+        (then the claim goes stale and `reconcile` settles the row from Slack instead)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.retry.stale_claim_after.total_seconds() / 2
+        delay = self.retry.base_delay
+        while True:
+            try:
+                await self._record(delivery, result)
+                return
+            except SQLAlchemyError as exc:
+                if loop.time() + delay > give_up:
+                    log.error("delivery %s: outcome not recorded (%s)", delivery.id, exc)
+                    return
+                log.warning("delivery %s: database unavailable, retrying the record", delivery.id)
+                await asyncio.sleep(delay)
+                delay = min(self.retry.max_delay, delay * 2)
 
     async def _send_with_retries(self, delivery: claims.Claimed) -> Result:
         if (delivery.last_error or "").startswith(UNCONFIRMED):
@@ -266,9 +285,9 @@ class Sender:
 
     async def _upload(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
         try:
-            content = base64.b64decode(str(p["png_base64"]), validate=True)
+            content = base64.b64decode(str(p["content_base64"]), validate=True)
         except (binascii.Error, ValueError):
-            return Result("dead", error="invalid_arguments: png_base64 is not base64")
+            return Result("dead", error="invalid_arguments: content_base64 is not base64")
         channel, failed = await self.finder.channel_id(d.parent_channel or d.recipient)
         if channel is None:
             assert failed is not None

@@ -124,10 +124,11 @@ def control_tower_spec() -> RhythmSpec:
                         recipient=target,
                         kind="upload",
                         part="chart",
+                        thread_part="main",
                         payload={
                             "filename": f"control-tower-{day}.png",
                             "title": "Team inputs vs pace",
-                            "png_base64": base64.b64encode(png).decode(),
+                            "content_base64": base64.b64encode(png).decode(),
                         },
                     )
                 )

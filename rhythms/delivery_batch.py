@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from metrics.store import insert_ignore
@@ -55,6 +56,30 @@ def enqueue_all(
         )
     for start in range(0, len(rows), max(1, chunk)):
         insert_chunk(session, rows[start : start + max(1, chunk)])
+    threaded = [item for item in items if item.thread_part]
+    if threaded:
+        _link_threads(session, rhythm=rhythm, period_key=period_key, items=threaded)
+
+
+def _link_threads(
+    session: Session, *, rhythm: str, period_key: str, items: Sequence[Outgoing]
+) -> None:
+    """Point each threaded item at its parent (same run and recipient, `thread_part`)."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.recipient, Delivery.part).where(
+            Delivery.rhythm == rhythm, Delivery.period_key == period_key
+        )
+    ).all()
+    ids = {(recipient, part): delivery_id for delivery_id, recipient, part in rows}
+    for item in items:
+        parent = ids.get((item.recipient, item.thread_part or ""))
+        child = ids.get((item.recipient, item.part))
+        if parent is not None and child is not None:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == child, Delivery.thread_of_id.is_(None))
+                .values(thread_of_id=parent)
+            )
 
 
 def insert_chunk(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -297,10 +297,11 @@ def monthly_review_spec() -> RhythmSpec:
                         recipient=target,
                         kind="upload",
                         part=f"chart:{i}",
+                        thread_part="main",
                         payload={
                             "filename": f"review-{month:%Y-%m}-{i}.png",
                             "title": title,
-                            "png_base64": base64.b64encode(png).decode(),
+                            "content_base64": base64.b64encode(png).decode(),
                         },
                     )
                 )
@@ -309,10 +310,11 @@ def monthly_review_spec() -> RhythmSpec:
                     recipient=target,
                     kind="upload",
                     part="pack",
+                    thread_part="main",
                     payload={
                         "filename": f"drumbeat-pack-{month:%Y-%m}.pdf",
                         "title": f"Monthly pack {review.label}",
-                        "png_base64": base64.b64encode(pdf).decode(),
+                        "content_base64": base64.b64encode(pdf).decode(),
                     },
                 )
             )

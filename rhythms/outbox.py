@@ -11,7 +11,7 @@ Payloads by `kind` (all JSON):
 - ``ephemeral``: ``{"user": str, "text": str, "blocks": [...]?}`` → ``chat.postEphemeral``.
 - ``update``: ``{"text": str, "blocks": [...]?}`` → ``chat.update`` of the message that
   delivery `thread_of_id` posted (alerts resolving, acknowledgements).
-- ``upload``: ``{"filename": str, "title": str, "png_base64": str, "comment": str?}`` →
+- ``upload``: ``{"filename": str, "title": str, "content_base64": str, "comment": str?}`` →
   ``files.getUploadURLExternal`` + upload + ``files.completeUploadExternal`` into `recipient`
   (in the thread of `thread_of_id` when set).
 - ``view_publish``: ``{"view": {...}}`` → ``views.publish`` for user `recipient`.
@@ -40,7 +40,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "message": ("text",),
     "ephemeral": ("user", "text"),
     "update": ("text",),
-    "upload": ("filename", "title", "png_base64"),
+    "upload": ("filename", "title", "content_base64"),
     "view_publish": ("view",),
 }
 

@@ -54,6 +54,7 @@ class Outgoing:
     payload: dict[str, Any]
     kind: DeliveryKind = "message"
     part: str = "main"
+    thread_part: str | None = None  # post in the thread of this run's `part` to the recipient
 
 
 @dataclass

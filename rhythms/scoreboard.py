@@ -373,7 +373,7 @@ def team_chart(
     return {
         "filename": f"team-{day}.png",
         "title": f"{team_name} vs pace",
-        "png_base64": base64.b64encode(png).decode(),
+        "content_base64": base64.b64encode(png).decode(),
     }
 
 

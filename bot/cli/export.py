@@ -31,6 +31,15 @@ def register(sub: Any) -> None:
     maple.add_argument("--rhythm", default="maple", help="rhythm name (default: maple)")
     maple.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
     maple.set_defaults(handler=run_maple)
+    review = what.add_parser(
+        "review",
+        help="a month's review pack (PDF)",
+        description="Write the month's pack (review, charts, MAPLE updates, emergencies) as "
+        "a PDF: the one posted with the review if there is one, else built now.",
+    )
+    review.add_argument("--month", required=True, help="the reviewed month, e.g. 2026-11")
+    review.add_argument("--output", "-o", type=Path, help="file (default drumbeat-pack-MONTH.pdf)")
+    review.set_defaults(handler=run_review)
 
 
 def run_maple(args: argparse.Namespace) -> int:
@@ -56,4 +65,55 @@ def run_maple(args: argparse.Namespace) -> int:
         err_console.print(f"wrote {len(rows)} update(s) to {args.output}")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    import base64
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from bot.cli.common import load_config_or_exit
+    from rhythms.models import Delivery
+    from rhythms.monthly_review import monthly_review
+    from rhythms.monthly_review_message import month_pack, review_charts
+
+    try:
+        month = dt.datetime.strptime(args.month, "%Y-%m").date()
+    except ValueError:
+        err_console.print(f"[red]{args.month!r} is not a month like 2026-11[/]")
+        return 2
+    settings = load_settings()
+    config = load_config_or_exit(None, settings)
+    output: Path = args.output or Path(f"drumbeat-pack-{month:%Y-%m}.pdf")
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            posted = session.scalars(
+                select(Delivery)
+                .where(
+                    Delivery.kind == "upload",
+                    Delivery.part == "pack",
+                    Delivery.payload["filename"].as_string() == f"drumbeat-pack-{month:%Y-%m}.pdf",
+                )
+                .order_by(Delivery.id.desc())
+            ).first()
+            if posted is not None:
+                content = base64.b64decode(str(posted.payload["content_base64"]))
+                source = "the pack posted with the review"
+            else:
+                review = monthly_review(session, config=config, month=month)
+                content = month_pack(session, review, review_charts(review))
+                source = "built now (no review was posted for that month)"
+    except SQLAlchemyError as exc:
+        err_console.print(
+            f"[red]cannot read {redacted(settings.database_url)}:[/] "
+            f"{type(exc).__name__}; run `drumbeat migrate` first"
+        )
+        return 1
+    finally:
+        engine.dispose()
+    output.write_bytes(content)
+    err_console.print(f"wrote {output} ({len(content):,} bytes): {source}")
     return 0

@@ -91,7 +91,7 @@ def register_command_listeners(
                     payload={
                         "filename": f"{result.metric}.png",
                         "title": body[:200],
-                        "png_base64": base64.b64encode(png).decode(),
+                        "content_base64": base64.b64encode(png).decode(),
                     },
                 )
                 session.commit()

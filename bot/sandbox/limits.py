@@ -108,7 +108,8 @@ class RateLimits:
 
 @dataclass
 class Faults:
-    """Inject failures at a chosen rate: 429s, 500s and timeouts (a response held too long).
+    """Inject failures at a chosen rate: 429s, 500s, timeouts (a response held too long) and
+    dropped connections (the call is carried out, then the socket is closed unanswered).
 
     `timeout_processes` decides whether a timed-out call was carried out before the hang (the
     nasty real-world case: the message is posted but the client never hears so).
@@ -117,6 +118,7 @@ class Faults:
     rate_429: float = 0.0
     rate_500: float = 0.0
     rate_timeout: float = 0.0
+    rate_drop: float = 0.0
     timeout_seconds: float = 2.0
     timeout_processes: bool = True
     retry_after: float = 1.0
@@ -128,7 +130,7 @@ class Faults:
         self._rng.seed(self.seed)
 
     def draw(self, method: str) -> str | None:
-        """'429', '500', 'timeout' or None for this call."""
+        """'429', '500', 'timeout', 'drop' or None for this call."""
         if self.methods is not None and method not in self.methods:
             return None
         roll = self._rng.random()
@@ -138,4 +140,7 @@ class Faults:
             roll -= rate
         if roll < self.rate_timeout:
             return "timeout"
+        roll -= self.rate_timeout
+        if roll < self.rate_drop:
+            return "drop"
         return None

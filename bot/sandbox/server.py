@@ -50,6 +50,7 @@ METHODS: dict[str, m.Method] = {
 }
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
+_DROP = "x-sandbox-drop"  # internal marker: close the socket instead of answering
 
 
 @dataclass
@@ -163,6 +164,11 @@ class SlackSandbox:
         token = _bearer(request) or str(args.pop("token", "") or "")
         args.pop("token", None)
         status, body, headers = await self._dispatch(method, token, args)
+        if headers.pop(_DROP, None):  # carried out; the client never hears the answer
+            self.calls.append(Call(method, status, "dropped", args))
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPInternalServerError()  # nothing reaches the aborted socket
         self.calls.append(Call(method, status, None if body.get("ok") else body.get("error"), args))
         return web.json_response(body, status=status, headers=headers)
 
@@ -199,6 +205,8 @@ class SlackSandbox:
         if fault == "timeout":
             await asyncio.sleep(self.faults.timeout_seconds)
             return 500, {"ok": False, "error": "timeout"}, {}
+        if fault == "drop":
+            return status, body, {_DROP: "1"}
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])
         if method in self._held and status == 200 and body.get("ok"):

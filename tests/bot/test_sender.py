@@ -117,7 +117,7 @@ def test_each_kind_is_sent_and_recorded(session_factory: sessionmaker[Session]) 
                 payload={
                     "filename": "calls.png",
                     "title": "Calls",
-                    "png_base64": PNG,
+                    "content_base64": PNG,
                     "comment": "today's calls",
                 },
             )
@@ -341,7 +341,7 @@ def test_channels_named_by_name_are_resolved_for_history_and_uploads(
                 "#sales",
                 part="chart",
                 kind="upload",
-                payload={"filename": "pipeline.png", "title": "Pipeline", "png_base64": PNG},
+                payload={"filename": "pipeline.png", "title": "Pipeline", "content_base64": PNG},
             )
             long_ago = SystemClock().now() - dt.timedelta(hours=1)
             with session_factory() as session, session.begin():

@@ -174,4 +174,4 @@ def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) ->
     assert ("UMARIA1", "message") in kinds and ("#team-sdr", "message") in kinds
     uploads = [d for d in rows if d.kind == "upload"]
     assert [d.recipient for d in uploads] == ["#team-sdr"]  # the manager's DM gets no upload
-    assert base64.b64decode(uploads[0].payload["png_base64"]).startswith(b"\x89PNG")
+    assert base64.b64decode(uploads[0].payload["content_base64"]).startswith(b"\x89PNG")
