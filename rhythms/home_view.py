@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from metrics.directory import person_timezone
 from metrics.models import Person
+from rhythms.alert_state import history
 from rhythms.blocks import (
     actions,
     button,
@@ -73,6 +74,7 @@ def home_view(
     blocks += _alerts(session, person)
     if is_admin(person):
         blocks += switchboard_blocks(session, config=config, now=now, zone=zone)
+        blocks += alert_log_blocks(session, zone=zone)
     blocks.append(context(f"Updated {local:%a %H:%M} ({zone}) · `/drumbeat help` for commands"))
     return {"type": "home", "blocks": blocks[:100]}
 
@@ -192,6 +194,23 @@ def switchboard_blocks(
             )
         )
     return blocks
+
+
+def alert_log_blocks(session: Session, *, zone: str, limit: int = 12) -> list[dict[str, Any]]:
+    """Admin-only: the latest alert firings, acknowledgements, snoozes and resolutions."""
+    events = history(session, limit=limit)
+    if not events:
+        return []
+    tz = ZoneInfo(zone)
+    lines = [
+        f"• {e.at.astimezone(tz):%a %b %-d %H:%M} · `{e.rule}` · {e.subject} · *{e.event}*"
+        + (f" by <@{e.actor}>" if e.actor else "")
+        for e in events
+    ]
+    return [
+        divider(),
+        section("*Alert log* (latest; `drumbeat alerts log` for more)\n" + "\n".join(lines)),
+    ]
 
 
 def retime_modal(name: str, schedule: str, error: str | None = None) -> dict[str, Any]:

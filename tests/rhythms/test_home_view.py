@@ -62,5 +62,24 @@ def test_rep_manager_admin_and_stranger_views(session: Session) -> None:
     assert "Rhythm switchboard" in str(admin["blocks"]) and "Send me a preview now" in str(
         admin["blocks"]
     )
+    from rhythms.alert_state import Observation, transition
+
+    transition(
+        session,
+        rule="sdr-no-calls-by-11",
+        subject=f"person:{people['leo'].id}",
+        obs=Observation(True, False, 0),
+        now=NOW,
+        grace=dt.timedelta(0),
+        cooldown=dt.timedelta(hours=1),
+    )
+    session.commit()
+    admin = home_view(session, config=CFG, slack_user_id=people["sam"].slack_user_id or "", now=NOW)
+    assert "Alert log" in str(admin["blocks"]) and "*fire*" in str(admin["blocks"])
+    assert "Alert log" not in str(
+        home_view(session, config=CFG, now=NOW, slack_user_id=people["dana"].slack_user_id or "")[
+            "blocks"
+        ]
+    )
     stranger = home_view(session, config=CFG, slack_user_id="UNOBODY", now=NOW)
     assert "don't know you yet" in str(stranger["blocks"])
