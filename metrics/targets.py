@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from metrics.calendar import WorkCalendar
 from metrics.catalog import MetricDef
@@ -179,3 +180,29 @@ def shortfall(value: float, expected: float | None, *, higher_is_better: bool = 
         return 0.0
     gap = expected - value if higher_is_better else value - expected
     return max(0.0, gap)
+
+
+def group_target(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    metric: MetricDef,
+    people: Iterable[Any],
+    start: dt.date,
+    end: dt.date,
+) -> float | None:
+    """The target of a group (a team, the org) for [start, end]: the members' targets summed
+    for an additive metric; for a ratio, the first member's (ratios do not add). `people`
+    are anything with `email`, `role` and `team_key` (a `Person`). None: nobody has one."""
+    known = [
+        t
+        for p in people
+        if (
+            t := target_for_range(
+                config, work, metric, start, end, email=p.email, role=p.role, team=p.team_key
+            )
+        )
+        is not None
+    ]
+    if not known:
+        return None
+    return sum(known) if metric.additive else known[0]

@@ -22,7 +22,7 @@ from metrics.directory import person_timezone
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for, target_for_range
+from metrics.targets import expected_by, group_target, status_for
 from rhythms.alert_state import Observation
 from rhythms.config import AlertRuleConfig, OrgConfig
 
@@ -94,12 +94,7 @@ def subjects_for(session: Session, config: OrgConfig, rule: AlertRuleConfig) -> 
 def _target(
     config: OrgConfig, work: WorkCalendar, defn: MetricDef, subject: Subject, day: dt.date
 ) -> float | None:
-    targets = [
-        target_for_range(config, work, defn, day, day, email=p.email, role=p.role, team=p.team_key)
-        for p in subject.members
-    ]
-    known = [t for t in targets if t is not None]
-    return sum(known) if known else None
+    return group_target(config, work, defn, subject.members, day, day)
 
 
 def in_working_hours(work: WorkCalendar, local: dt.datetime) -> bool:

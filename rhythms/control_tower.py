@@ -22,7 +22,7 @@ from metrics.batch import values_by_person
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for, target_for_range
+from metrics.targets import expected_by, group_target, status_for, target_for_range
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 
@@ -109,16 +109,9 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
         inputs = []
         got = due = 0.0
         for defn in input_defs:
-            targets = [
-                target_for_range(
-                    config, work, defn, day, day, email=p.email, role=p.role, team=p.team_key
-                )
-                for p in members
-            ]
-            known = [t for t in targets if t is not None]
-            if not known:
+            target = group_target(config, work, defn, members, day, day)
+            if target is None:
                 continue
-            target = sum(known)
             value = (
                 metric_value(
                     session, config=config, metric=defn.name, scope=scope, start=day, end=day
@@ -130,20 +123,9 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
             if pace:
                 got, due = got + min(value, pace * 2), due + pace
         bookings = catalog.get("bookings")
-        b_targets = [
-            target_for_range(
-                config,
-                work,
-                bookings,
-                month_start,
-                _month_end(month_start),
-                email=p.email,
-                role=p.role,
-                team=p.team_key,
-            )
-            for p in members
-        ]
-        b_known = [t for t in b_targets if t is not None]
+        bookings_target = group_target(
+            config, work, bookings, members, month_start, _month_end(month_start)
+        )
         now_v = revenue_velocity(
             session, config=config, scope=scope, start=week_start, end=week_end
         )
@@ -168,7 +150,7 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                     end=day,
                 ).value
                 or 0.0,
-                sum(b_known) if b_known else None,
+                bookings_target,
                 metric_value(
                     session,
                     config=config,

@@ -17,7 +17,7 @@ from metrics.directory import person_timezone
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for, target_for_range
+from metrics.targets import expected_by, group_target, status_for
 from rhythms.blocks import fmt_number, status_dot
 from rhythms.config import OrgConfig
 from rhythms.maple import week_bounds
@@ -60,16 +60,9 @@ def week_figures(
     for defn in catalog.metrics.values():
         if defn.kind != "input" or not defn.additive:
             continue
-        targets = [
-            target_for_range(
-                config, work, defn, monday, sunday, email=m.email, role=m.role, team=m.team_key
-            )
-            for m in members
-        ]
-        known = [t for t in targets if t is not None]
-        if not known:
+        target = group_target(config, work, defn, members, monday, sunday)
+        if target is None:
             continue
-        target = sum(known)
         value = (
             metric_value(
                 session, config=config, metric=defn.name, scope=scope, start=monday, end=sunday

@@ -22,7 +22,7 @@ from metrics.directory import person_timezone
 from metrics.lookup import MetricValue, Scope, catalog_for, metric_value, resolve_period
 from metrics.models import MetricDaily, Person, SyncRun, Team
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for, target_for_range
+from metrics.targets import expected_by, group_target, status_for
 from rhythms.blocks import (
     chunk_lines,
     context,
@@ -185,14 +185,7 @@ def answer(
     )
     work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
-    targets = [
-        target_for_range(
-            config, work, defn, t_start, t_end, email=p.email, role=p.role, team=p.team_key
-        )
-        for p in subject.members
-    ]
-    known = [t for t in targets if t is not None]
-    target = (sum(known) if defn.additive else known[0]) if known else None
+    target = group_target(config, work, defn, subject.members, t_start, t_end)
     local_now = now.astimezone(ZoneInfo(subject.timezone))
     expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
     status = (

@@ -21,7 +21,7 @@ from metrics.growth import GrowthModel, growth_model
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import status_for, target_for_range
+from metrics.targets import group_target, status_for, target_for_range
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 
@@ -125,14 +125,7 @@ def _lines(
         previous = metric_value(
             session, config=config, metric=name, scope=scope, start=before_first, end=before_last
         ).value
-        targets = [
-            target_for_range(
-                config, work, defn, first, last, email=p.email, role=p.role, team=p.team_key
-            )
-            for p in people
-        ]
-        known = [t for t in targets if t is not None]
-        target = (sum(known) if defn.additive else known[0]) if known else None
+        target = group_target(config, work, defn, people, first, last)
         status = (
             status_for(value or 0.0, target, config.org, higher_is_better=defn.higher_is_better)
             if value is not None
