@@ -9,8 +9,7 @@ from typing import Any
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, err_console, load_settings
-from metrics.store import make_engine, make_session_factory, redacted
+from bot.cli.common import console, database_error, err_console, load_settings, open_session
 from rhythms.alert_state import history
 
 
@@ -37,18 +36,11 @@ def run_log(args: argparse.Namespace) -> int:
         err_console.print("[red]--limit must be at least 1[/]")
         return 2
     settings = load_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with open_session(settings) as session:
             events = history(session, limit=args.limit, rule=args.rule)
     except SQLAlchemyError as exc:
-        err_console.print(
-            f"[red]cannot read {redacted(settings.database_url)}:[/] "
-            f"{type(exc).__name__}; run `drumbeat migrate` first"
-        )
-        return 1
-    finally:
-        engine.dispose()
+        return database_error(settings, exc)
     if args.json:
         for e in events:
             console.print(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.settings import Settings
+from metrics.store import make_engine, make_session_factory, redacted
 from rhythms.config import ConfigError, OrgConfig, load_org_config
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -32,3 +37,23 @@ def print_config_error(exc: ConfigError) -> None:
     err_console.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
     for path, message in exc.problems:
         err_console.print(f"  [yellow]{path or '(file)'}[/]: {message}", markup=True)
+
+
+@contextmanager
+def open_session(settings: Settings) -> Iterator[Session]:
+    """A session on the configured database, disposed of afterwards."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def database_error(settings: Settings, exc: SQLAlchemyError, hint: str = "drumbeat migrate") -> int:
+    """Say the database could not be read (its URL without the password) and return 1."""
+    err_console.print(
+        f"[red]cannot read {redacted(settings.database_url)}:[/] {type(exc).__name__}; "
+        f"run `{hint}` first"
+    )
+    return 1

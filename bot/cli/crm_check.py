@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, err_console
+from bot.cli.common import console, database_error, open_session
 from bot.settings import Settings
 from metrics.directory import unmatched_owners
-from metrics.store import make_engine, make_session_factory, redacted
 from rhythms.config import OrgConfig
 
 
 def report_unmatched_owners(settings: Settings, cfg: OrgConfig) -> int:
-    engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with open_session(settings) as session:
             owners = unmatched_owners(session)
     except SQLAlchemyError as exc:
-        err_console.print(
-            f"[red]cannot read CRM owners from {redacted(settings.database_url)}[/]: "
-            f"{type(exc).__name__}. Run `drumbeat migrate` and `drumbeat sync` first."
-        )
-        return 1
-    finally:
-        engine.dispose()
+        return database_error(settings, exc, "drumbeat migrate` and `drumbeat sync")
     if not owners:
         console.print("[green]ok[/] every synced CRM owner maps to a person")
         return 0

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import err_console, load_settings
-from metrics.store import make_engine, make_session_factory, redacted
+from bot.cli.common import database_error, err_console, load_settings, open_session
 from rhythms.maple_export import export_rows, to_csv, to_markdown
 
 
@@ -44,21 +43,14 @@ def register(sub: Any) -> None:
 
 def run_maple(args: argparse.Namespace) -> int:
     settings = load_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with open_session(settings) as session:
             rows = export_rows(session, rhythm=args.rhythm, period_key=args.week)
     except ValueError as exc:
         err_console.print(f"[red]{exc}[/]")
         return 2
     except SQLAlchemyError as exc:
-        err_console.print(
-            f"[red]cannot read {redacted(settings.database_url)}:[/] "
-            f"{type(exc).__name__}; run `drumbeat migrate` first"
-        )
-        return 1
-    finally:
-        engine.dispose()
+        return database_error(settings, exc)
     text = to_csv(rows) if args.format == "csv" else to_markdown(rows, period_key=args.week)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
@@ -87,9 +79,8 @@ def run_review(args: argparse.Namespace) -> int:
     settings = load_settings()
     config = load_config_or_exit(None, settings)
     output: Path = args.output or Path(f"drumbeat-pack-{month:%Y-%m}.pdf")
-    engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with open_session(settings) as session:
             posted = session.scalars(
                 select(Delivery)
                 .where(
@@ -107,13 +98,7 @@ def run_review(args: argparse.Namespace) -> int:
                 content = month_pack(session, review, review_charts(review))
                 source = "built now (no review was posted for that month)"
     except SQLAlchemyError as exc:
-        err_console.print(
-            f"[red]cannot read {redacted(settings.database_url)}:[/] "
-            f"{type(exc).__name__}; run `drumbeat migrate` first"
-        )
-        return 1
-    finally:
-        engine.dispose()
+        return database_error(settings, exc)
     output.write_bytes(content)
     err_console.print(f"wrote {output} ({len(content):,} bytes): {source}")
     return 0

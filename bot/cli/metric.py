@@ -14,10 +14,16 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, err_console, load_config_or_exit, load_settings
+from bot.cli.common import (
+    console,
+    database_error,
+    err_console,
+    load_config_or_exit,
+    load_settings,
+    open_session,
+)
 from metrics.clock import SystemClock
 from metrics.lookup import catalog_for
-from metrics.store import make_engine, make_session_factory, redacted
 from rhythms.blocks import fmt_number
 from rhythms.metric_answer import Refused, answer, data_warning, resolve_subject
 from rhythms.metric_query import MetricQuery, QueryError, Target, match_metric
@@ -47,10 +53,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     config = load_config_or_exit(None, settings)
-    engine = make_engine(settings.database_url)
     now = SystemClock().now()
     try:
-        with make_session_factory(engine)() as session:
+        with open_session(settings) as session:
             metric = match_metric(args.name, catalog_for(config))
             if args.person:
                 target = Target("name", args.person.strip().lower())
@@ -69,13 +74,7 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"[red]{exc}[/]")
         return 2
     except SQLAlchemyError as exc:
-        err_console.print(
-            f"[red]cannot read {redacted(settings.database_url)}:[/] "
-            f"{type(exc).__name__}; run `drumbeat migrate` and `drumbeat sync`"
-        )
-        return 1
-    finally:
-        engine.dispose()
+        return database_error(settings, exc, "drumbeat migrate` and `drumbeat sync")
     if args.json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
         return 0
