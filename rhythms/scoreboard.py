@@ -322,6 +322,7 @@ def daily_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> Rhythm
         day = report_day(ctx)
         yesterday = day != ctx.local_day
         currency = ctx.config.currency.reporting
+        per_rep_charts = bool(ctx.rhythm.options.get("per_rep_charts", False))  # off: scarce
         by_person: dict[int, PersonScoreboard] = {}
         for team_key in sorted({r.team_key for r in recipients if r.team_key}):
             for board in source.team_scoreboards(
@@ -343,6 +344,17 @@ def daily_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> Rhythm
             )
             payload = rep_message(board, currency=currency, yesterday=yesterday)
             out.append(Outgoing(recipient=recipient.slack_user_id, payload=payload))
+            chart = rep_chart(board) if per_rep_charts else None
+            if chart is not None:
+                out.append(
+                    Outgoing(
+                        recipient=recipient.slack_user_id,
+                        kind="upload",
+                        part="chart",
+                        thread_part="main",
+                        payload=chart,
+                    )
+                )
         if missing:
             ctx.notes.append(f"no Slack user id, not sent: {', '.join(missing)}")
         return out
@@ -352,6 +364,29 @@ def daily_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> Rhythm
         compose=compose,
         description="Each rep's inputs vs target and pace, as a DM",
     )
+
+
+def rep_chart(board: PersonScoreboard) -> dict[str, Any] | None:
+    """The rep's first graded input over the last 7 days against its daily target."""
+    metric = next((m for m in graded(board) if m.history), None)
+    if metric is None:
+        return None
+    days = [
+        board.day - dt.timedelta(days=len(metric.history) - 1 - i)
+        for i in range(len(metric.history))
+    ]
+    png = renderer().trend(
+        f"{metric.label}, last 7 days",
+        days,
+        list(metric.history),
+        target=metric.target,
+        unit=metric.unit,
+    )
+    return {
+        "filename": f"{metric.metric}-{board.day}.png",
+        "title": f"{metric.label}: last 7 days",
+        "content_base64": base64.b64encode(png).decode(),
+    }
 
 
 def team_chart(

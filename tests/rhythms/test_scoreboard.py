@@ -175,3 +175,50 @@ def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) ->
     uploads = [d for d in rows if d.kind == "upload"]
     assert [d.recipient for d in uploads] == ["#team-sdr"]  # the manager's DM gets no upload
     assert base64.b64decode(uploads[0].payload["content_base64"]).startswith(b"\x89PNG")
+
+
+def test_per_rep_charts_are_off_by_default_and_threaded_when_on(session_factory) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from metrics.clock import TravellingClock
+    from rhythms.engine import RhythmEngine
+    from rhythms.models import Delivery
+    from rhythms.registry import default_registry
+    from tests.support.rhythms import FakeScoreboards, seed_directory
+
+    def run(options: dict[str, object]) -> list[Delivery]:
+        cfg = make_config()
+        daily = cfg.rhythms["daily_scoreboard"]
+        cfg = cfg.model_copy(
+            update={
+                "rhythms": {
+                    "daily_scoreboard": daily.model_copy(
+                        update={"options": {**daily.options, **options}}
+                    )
+                }
+            }
+        )
+        seed_directory(session_factory, cfg)
+        clock = TravellingClock(dt.datetime(2026, 11, 24, 23, 31, tzinfo=UTC))  # 17:31 Chicago
+        RhythmEngine(
+            session_factory=session_factory,
+            config=cfg,
+            clock=clock,
+            registry=default_registry(FakeScoreboards()),
+        ).tick()
+        with session_factory() as session:
+            rows = list(session.scalars(select(Delivery).order_by(Delivery.id)))
+            session.query(Delivery).delete()
+            from rhythms.models import RhythmRun
+
+            session.query(RhythmRun).delete()
+            session.commit()
+        return rows
+
+    assert all(d.kind == "message" for d in run({}))
+    rows = run({"per_rep_charts": True})
+    uploads = [d for d in rows if d.kind == "upload"]
+    messages = {(d.recipient, d.id) for d in rows if d.kind == "message"}
+    assert uploads and len(uploads) == len(messages)
+    by_recipient = {recipient: delivery_id for recipient, delivery_id in messages}
+    assert all(u.thread_of_id == by_recipient[u.recipient] for u in uploads)
