@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -10,12 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CACHE = Path(__file__).resolve().parent / ".cache"
+# The generated orgs (GBs at full size); BENCH_CACHE moves them (e.g. a fresh first run).
+CACHE = Path(os.environ.get("BENCH_CACHE") or Path(__file__).resolve().parent / ".cache")
 
 # The registry: scenario name -> module. Adding a scenario is one line here.
 SCENARIOS: dict[str, str] = {
+    "crm_sync": "bench.crm_sync",
     "metric_lookup": "bench.metric_lookup",
     "rollup_refresh": "bench.rollup_refresh",
+    "slack_bot": "bench.slack_bot",
+    "alerts": "bench.alerts",
     "charts": "bench.charts",
 }
 
@@ -85,4 +90,13 @@ def table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(results: list[Result]) -> str:
+    lines = ["| scenario | measure | value | target | ok | note |", "|---|---|---|---|---|---|"]
+    for r in results:
+        ok = "" if r.ok is None else ("yes" if r.ok else "**NO**")
+        cells = (r.scenario, r.measure, f"{r.value:,.3g} {r.unit}", r.target, ok, r.note)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
