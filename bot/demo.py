@@ -181,7 +181,9 @@ class Demo:
                 "slack_app_token": None,
             }
         )
-        options = RuntimeOptions(host="127.0.0.1", port=0, pace_scale=0.05, replica="demo")
+        options = RuntimeOptions(
+            host="127.0.0.1", port=0, pace_scale=0.05, replica="demo", directory=False
+        )
         self.runtime = await start_runtime(
             settings, self.config, clock=self.clock, options=options, sync=self.pull
         )

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import AppHooks, BackgroundTasks, create_app
+from bot.directory_sync import sync_directory
 from bot.http import HttpServer, start_http
 from bot.ratelimit import RateLimiter
 from bot.scheduler import create_scheduler
@@ -28,6 +30,7 @@ from bot.sender import RetryPolicy, Sender
 from bot.settings import Settings
 from bot.slack_client import make_http_session, make_slack_client
 from metrics.clock import Clock
+from metrics.directory import apply_directory
 from metrics.store import make_engine, make_session_factory
 from rhythms.config import OrgConfig
 from rhythms.engine import RhythmEngine
@@ -46,6 +49,7 @@ class RuntimeOptions:
     pace_scale: float = 1.0
     claim_lease: float = 600.0
     sync_minutes: int = 0  # 0: no scheduled CRM sync
+    directory: bool = True  # map people to Slack users at start and daily
     replica: str = field(default_factory=lambda: f"replica-{uuid.uuid4().hex[:8]}")
 
 
@@ -103,6 +107,24 @@ class Runtime:
             await asyncio.to_thread(self.sync)
         except Exception:
             log.exception("CRM sync failed; it is retried on its schedule")
+
+    async def sync_slack_directory(self) -> None:
+        """People from the org config into the directory, then mapped to Slack users (ids,
+        time zones) by email through `users.list`."""
+        if self.config is not None:
+            config = self.config
+
+            def apply() -> None:
+                with self.factory() as session, session.begin():
+                    today = self.clock.now().astimezone(ZoneInfo(config.org.timezone)).date()
+                    apply_directory(session, config, today=today)
+
+            await asyncio.to_thread(apply)
+        try:
+            report = await sync_directory(self.client, self.factory, clock=self.clock)
+            log.info("Slack directory: %s", report)
+        except Exception:
+            log.exception("Slack directory sync failed; it is retried daily")
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -182,7 +204,10 @@ async def start_runtime(
             beat=runtime.beat,
             sync=runtime._sync if sync is not None else None,
             sync_minutes=options.sync_minutes,
+            directory=runtime.sync_slack_directory if options.directory else None,
         )
         scheduler.start()
         runtime.scheduler = scheduler
+    if options.directory and config is not None:
+        tasks.spawn(runtime.sync_slack_directory(), name="Slack directory")
     return runtime

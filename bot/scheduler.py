@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 HEARTBEAT_JOB_ID = "drumbeat.heartbeat"
 SYNC_JOB_ID = "drumbeat.crm_sync"
+DIRECTORY_JOB_ID = "drumbeat.slack_directory"
 
 
 def create_scheduler(
@@ -24,6 +25,7 @@ def create_scheduler(
     beat: Callable[[], Awaitable[Any]],
     sync: Callable[[], Awaitable[Any]] | None = None,
     sync_minutes: int = 0,
+    directory: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIOScheduler:
     """An AsyncIOScheduler (start it inside the running loop) with the heartbeat at second 0
     of every minute and, when given, the CRM sync every `sync_minutes`."""
@@ -44,6 +46,16 @@ def create_scheduler(
             IntervalTrigger(minutes=sync_minutes),
             id=SYNC_JOB_ID,
             name="CRM sync",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+    if directory is not None:  # people join Slack and change zones: refresh daily
+        scheduler.add_job(
+            directory,
+            IntervalTrigger(hours=24),
+            id=DIRECTORY_JOB_ID,
+            name="Slack directory",
             replace_existing=True,
             max_instances=1,
             coalesce=True,

@@ -15,7 +15,10 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from sqlalchemy import text
+
 from bot.sandbox.driver import signed_headers
+from metrics.store import make_engine
 from tests.conftest import EXAMPLE_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +91,19 @@ def test_run_sandbox_serves_healthz_and_verifies_signatures(
             except urllib.error.HTTPError as exc:
                 status = exc.code
             assert status == expected
+        # at start the bot maps people to the (sandbox) Slack users by email: users.list
+        engine = make_engine(db_url)
+        try:
+            deadline = time.monotonic() + 20
+            mapped = 0
+            while time.monotonic() < deadline and mapped < 14:
+                with engine.connect() as conn:
+                    mapped = conn.execute(
+                        text("SELECT count(*) FROM people WHERE slack_user_id IS NOT NULL")
+                    ).scalar_one()
+            assert mapped == 14  # everyone in the example config
+        finally:
+            engine.dispose()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
