@@ -65,7 +65,13 @@ def demo_org(scale: str, *, with_rollups: bool = True) -> DemoOrg:
         for stale in CACHE.glob(f"org-{scale}.*"):
             stale.unlink()
         db.upgrade(url)
-        print(f"generating {scale} org: {reps} reps, {n_acts:,} activities ...", file=sys.stderr)
+        print(
+            f"first run: generating the {scale} org into {CACHE} ({reps:,} reps, {n_acts:,} "
+            "activities; about 1 minute at full size, then a timed rollup rebuild of 1-2 "
+            "minutes); later runs reuse it",
+            file=sys.stderr,
+            flush=True,
+        )
         _generate(path, reps, n_acts, deals_per_rep)
         done.write_text("ok")
     meta = CACHE / f"org-{scale}.json"

@@ -172,17 +172,6 @@ def record_sent(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-Sent = tuple[int, str | None, str | None, dt.datetime]  # delivery id, channel, ts, sent at
-
-
-def record_sent_many(session: Session, *, worker: str, sent: list[Sent]) -> None:
-    """`record_sent` for several deliveries, in the caller's one transaction."""
-    for delivery_id, channel, ts, now in sent:
-        record_sent(
-            session, delivery_id=delivery_id, worker=worker, channel=channel, ts=ts, now=now
-        )
-
-
 def record_failure(
     session: Session,
     *,

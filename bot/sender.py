@@ -96,8 +96,6 @@ class Sender:
         self._wake = asyncio.Event()
         self.sent = 0
         self.dead = 0
-        self._sent_batch: list[tuple[claims.Sent, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
 
     # -- the loop --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -328,11 +326,14 @@ class Sender:
         now = self.clock.now()
         if result.status == "sent":
             self.sent += 1
-            waiter = asyncio.get_running_loop().create_future()
-            self._sent_batch.append(((delivery.id, result.channel, result.ts, now), waiter))
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.create_task(self._flush_sent())
-            await waiter  # committed (or its error raised), as with a write of its own
+            await self._db(
+                claims.record_sent,
+                delivery_id=delivery.id,
+                worker=self.worker,
+                channel=result.channel,
+                ts=result.ts,
+                now=now,
+            )
         elif result.status == "released":
             await self._db(claims.release, delivery_id=delivery.id, worker=self.worker, now=now)
         elif result.status == "dead" or delivery.attempts >= self.retry.max_attempts:
@@ -348,27 +349,6 @@ class Sender:
                 error=result.error or "failed",
                 retry_at=retry_at,
             )
-
-    async def _flush_sent(self) -> None:
-        """Group commit of sent records: those that finish while a batch is being written
-        share the next transaction (one thread hop and one commit per batch)."""
-        while self._sent_batch:
-            batch, self._sent_batch = self._sent_batch, []
-            try:
-                sent = [row for row, _ in batch]
-                await self._db(claims.record_sent_many, worker=self.worker, sent=sent)
-            except asyncio.CancelledError:
-                for _, waiter in batch + self._sent_batch:
-                    waiter.cancel()
-                raise
-            except Exception as exc:
-                for _, waiter in batch:
-                    if not waiter.done():  # done: its sender task was cancelled
-                        waiter.set_exception(exc)
-            else:
-                for _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_result(None)
 
     def _dead(
         self, *, session: Session, delivery: claims.Claimed, error: str, now: dt.datetime

@@ -1,0 +1,143 @@
+"""The bot side of the Slack benchmarks, run as its own process (so its CPU time and peak RSS
+are the bot's alone): the Bolt app over HTTP (every listener of the org config, so `/metric`)
+and the outbox sender, both pointed at a sandbox Slack running in the parent process.
+
+    python -m bench.bot_process --db URL --config CONFIG.json --slack-url URL --now ISO
+
+It prints one JSON line `{"events_url": ...}` when listening, then answers JSON commands read
+from stdin, one per line, with one JSON line each on stdout:
+
+    {"cmd": "drain", "in_flight": 16, "limits": true}  -> {"handled", "wall", "cpu"}
+    {"cmd": "rss"}                                      -> {"peak_rss_mb", "rss_mb", "cpu"}
+    {"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.app import BackgroundTasks, create_app
+from bot.http import start_http
+from bot.ratelimit import RateLimiter
+from bot.sender import Sender
+from bot.settings import Settings
+from bot.slack_client import make_http_session, make_slack_client
+from metrics.clock import TravellingClock
+from metrics.store import make_engine, make_session_factory
+from rhythms.config import parse_org_config
+
+TOKEN = "xoxb-bench-token"
+SIGNING_SECRET = "bench-signing-secret-0123456789"
+
+
+def _memory_mb() -> dict[str, float]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of this process image, MB.
+
+    Not `ru_maxrss`: on Linux that starts from the parent's RSS at fork (it survives exec),
+    which would charge the benchmark's own memory to the bot.
+    """
+    found = {"VmHWM": float("nan"), "VmRSS": float("nan")}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in found:
+            found[key] = int(line.split()[1]) / 1024
+    return {"peak_rss_mb": found["VmHWM"], "rss_mb": found["VmRSS"]}
+
+
+def _say(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    clock = TravellingClock(dt.datetime.fromisoformat(args.now))
+    cfg = parse_org_config(json.loads(Path(args.config).read_text()))
+    engine = make_engine(args.db)
+    factory = make_session_factory(engine)
+    settings = Settings(
+        slack_api_url=args.slack_url,
+        slack_bot_token=SecretStr(TOKEN),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+    )
+    session = make_http_session(timeout=30.0)
+    client = make_slack_client(settings, session=session)
+    tasks = BackgroundTasks()
+    app = create_app(
+        settings=settings,
+        slack_client=client,
+        session_factory=factory,
+        clock=clock,
+        tasks=tasks,
+        config=cfg,
+    )
+    server = await start_http(app, host="127.0.0.1", port=0)
+    _say({"events_url": server.events_url})
+    loop = asyncio.get_running_loop()
+    # BENCH_PROFILE=FILE: cProfile the drains (the event loop thread) into FILE
+    profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
+    try:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            command = json.loads(line)
+            if command["cmd"] == "quit":
+                break
+            if command["cmd"] == "rss":
+                _say({**_memory_mb(), "cpu": time.process_time()})
+            elif command["cmd"] == "drain":
+                sender = Sender(
+                    client=client,
+                    session_factory=factory,
+                    clock=clock,
+                    max_in_flight=int(command.get("in_flight", 16)),
+                    limiter=RateLimiter(enabled=bool(command.get("limits", True))),
+                    seed=1,
+                )
+                cpu, wall = time.process_time(), time.perf_counter()
+                if profile is not None:
+                    profile.enable()
+                handled = await sender.drain()
+                if profile is not None:
+                    profile.disable()
+                    profile.dump_stats(os.environ["BENCH_PROFILE"])
+                _say(
+                    {
+                        "handled": handled,
+                        "sent": sender.sent,
+                        "wall": time.perf_counter() - wall,
+                        "cpu": time.process_time() - cpu,
+                    }
+                )
+    finally:
+        await tasks.drain()
+        await server.stop()
+        await session.close()
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--slack-url", required=True)
+    parser.add_argument("--now", required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
