@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
@@ -232,14 +232,31 @@ class MetricsConfig(Strict):
     metrics: tuple[MetricConfig, ...] = ()
 
     def person(self, email: str) -> PersonConfig | None:
-        email = email.lower()
-        return next((p for p in self.people if p.email == email), None)
+        """The person with this email (case-insensitive); O(1), looked up on hot paths."""
+        return _index(self.people, "email").get(email.lower())
 
     def team(self, key: str) -> TeamConfig | None:
-        return next((t for t in self.teams if t.key == key), None)
+        return _index(self.teams, "key").get(key)
 
     def metric(self, name: str) -> MetricConfig | None:
-        return next((m for m in self.metrics if m.name == name), None)
+        return _index(self.metrics, "name").get(name)
+
+
+_INDEXES: dict[tuple[int, str], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _index(items: tuple[Any, ...], field: str) -> dict[str, Any]:
+    """A dict of `items` by `field`, built once per tuple (configs are immutable; a
+    `model_copy` with new people is a new tuple, so it gets its own index)."""
+    key = (id(items), field)
+    cached = _INDEXES.get(key)
+    if cached is not None and cached[0] is items:
+        return cached[1]
+    if len(_INDEXES) > 256:
+        _INDEXES.clear()
+    index = {getattr(item, field): item for item in items}
+    _INDEXES[key] = (items, index)
+    return index
 
 
 def metrics_problems(cfg: MetricsConfig, builtin_metrics: frozenset[str]) -> list[tuple[str, str]]:

@@ -48,10 +48,18 @@ class Seen:
     red_days: int = 0
 
 
-def subjects_for(session: Session, config: OrgConfig, rule: AlertRuleConfig) -> list[Subject]:
-    people = list(
-        session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.id))
-    )
+def active_people(session: Session) -> list[Person]:
+    return list(session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.id)))
+
+
+def subjects_for(
+    session: Session,
+    config: OrgConfig,
+    rule: AlertRuleConfig,
+    people: list[Person] | None = None,
+) -> list[Subject]:
+    """The rule's subjects; pass `people` (`active_people`) to share one load across rules."""
+    people = people if people is not None else active_people(session)
     org_tz = config.org.timezone
     scope = rule.scope
     roles = set(scope.roles) or {"rep"}
@@ -92,9 +100,27 @@ def subjects_for(session: Session, config: OrgConfig, rule: AlertRuleConfig) -> 
 
 
 def _target(
-    config: OrgConfig, work: WorkCalendar, defn: MetricDef, subject: Subject, day: dt.date
+    config: OrgConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    subject: Subject,
+    day: dt.date,
+    memo: dict[tuple[object, ...], float | None] | None = None,
 ) -> float | None:
-    return group_target(config, work, defn, subject.members, day, day)
+    """The subject's target for `day`. With `memo`, people without a personal override
+    share one computation per (team, role): a rule over 10,000 reps computes a handful."""
+    key: tuple[object, ...] = (subject.key, day)
+    if len(subject.members) == 1:
+        person = subject.members[0]
+        own = config.person(person.email)
+        if own is None or defn.name not in own.targets:
+            key = (person.team_key, person.role, day)
+    if memo is not None and key in memo:
+        return memo[key]
+    target = group_target(config, work, defn, subject.members, day, day)
+    if memo is not None:
+        memo[key] = target
+    return target
 
 
 def in_working_hours(work: WorkCalendar, local: dt.datetime) -> bool:
@@ -117,11 +143,12 @@ def observe(
         s for s in subjects if not rule.working_hours_only or in_working_hours(work, locals_[s.key])
     ]
     values = _values_today(session, config, defn, active, locals_)
+    memo: dict[tuple[object, ...], float | None] = {}
     seen = []
     for subject in active:
         local = locals_[subject.key]
         value = values.get(subject.key)
-        seen.append(_condition(session, config, work, rule, defn, subject, local, value))
+        seen.append(_condition(session, config, work, rule, defn, subject, local, value, memo))
     return seen
 
 
@@ -192,6 +219,7 @@ def _condition(
     subject: Subject,
     local: dt.datetime,
     value: float | None,
+    memo: dict[tuple[object, ...], float | None] | None = None,
 ) -> Seen:
     v = rule.value if rule.value is not None else 0.0
     day = local.date()
@@ -214,7 +242,7 @@ def _condition(
             Observation(due and value <= 0, (not due) or value > 0, value),
             f"none by {rule.by_time:%H:%M}",
         )
-    target = _target(config, work, defn, subject, day)
+    target = _target(config, work, defn, subject, day, memo)
     expected = expected_by(target, defn, work=work, start=day, end=day, local_now=local)
     if cond == "below_pace_pct":
         if not expected:
@@ -229,12 +257,10 @@ def _condition(
         return _drop(session, work, rule, defn, subject, local, value)
     # turns_red: red breaches, only green clears (yellow is the hysteresis band)
     status = status_for(value, expected, config.org, higher_is_better=defn.higher_is_better)
-    red_days = _red_days(session, config, work, defn, subject, day) if status == "red" else 0
     return Seen(
         subject,
         Observation(status == "red", status == "green", value),
         f"pace {_num(expected or 0)}",
-        red_days=red_days,
     )
 
 
@@ -271,35 +297,38 @@ def _drop(
     )
 
 
-def _red_days(
+def red_days_for(
     session: Session,
+    *,
     config: OrgConfig,
-    work: WorkCalendar,
-    defn: MetricDef,
-    subject: Subject,
+    rule: AlertRuleConfig,
+    subjects: list[Subject],
     day: dt.date,
-) -> int:
-    """Working days in a row before `day` that ended red, for escalation (up to 10)."""
-    if not subject.members:
-        return 0
+) -> dict[str, int]:
+    """Working days in a row before `day` that ended red, per subject (up to 10), for
+    escalation; one rollup query for all of them (only firing subjects are asked about)."""
+    if not subjects:
+        return {}
+    work = work_calendar(config)
+    defn = catalog_for(config).get(rule.metric)
     start = day - dt.timedelta(days=21)
+    ids = sorted({p.id for s in subjects for p in s.members})
     series = daily_series_by_person(
-        session,
-        defn=defn,
-        person_ids=[p.id for p in subject.members],
-        start=start,
-        end=day - dt.timedelta(days=1),
+        session, defn=defn, person_ids=ids, start=start, end=day - dt.timedelta(days=1)
     )
-    count = 0
-    for offset in range(20, -1, -1):
-        past = start + dt.timedelta(days=offset)
-        if not work.is_working_day(past):
-            continue
-        total = sum(vals[offset] for vals in series.values())
-        target = _target(config, work, defn, subject, past)
-        if target is None or status_for(total, target, config.org) != "red":
-            break
-        count += 1
-        if count >= 10:
-            break
-    return count
+    out: dict[str, int] = {}
+    for subject in subjects:
+        count = 0
+        for offset in range(20, -1, -1):
+            past = start + dt.timedelta(days=offset)
+            if not work.is_working_day(past):
+                continue
+            total = sum(series[p.id][offset] for p in subject.members)
+            target = group_target(config, work, defn, subject.members, past, past)
+            if target is None or status_for(total, target, config.org) != "red":
+                break
+            count += 1
+            if count >= 10:
+                break
+        out[subject.key] = count
+    return out

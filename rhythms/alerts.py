@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,8 +24,15 @@ from metrics.lookup import catalog_for
 from metrics.models import Person
 from rhythms import runs
 from rhythms.alert_messages import AlertGroup, AlertLine, alert_message
-from rhythms.alert_rules import Seen, Subject, observe, subjects_for
-from rhythms.alert_state import Transition, transition
+from rhythms.alert_rules import (
+    Seen,
+    Subject,
+    active_people,
+    observe,
+    red_days_for,
+    subjects_for,
+)
+from rhythms.alert_state import Transition, transition_many
 from rhythms.config import AlertRuleConfig, OrgConfig
 from rhythms.models import AlertState, Delivery
 from rhythms.outbox import enqueue
@@ -67,6 +74,7 @@ def evaluate_rules(
 ) -> list[RuleResult]:
     """Evaluate every enabled rule whose slot is due and not yet taken. Caller commits."""
     results = []
+    people: list[Person] | None = None  # loaded once, shared by every rule due
     for rule in config.alerts:
         if not rule.enabled:
             continue
@@ -77,7 +85,8 @@ def evaluate_rules(
         ):
             results.append(RuleResult(rule.name, skipped=True))
             continue
-        result = evaluate_rule(session, config=config, rule=rule, now=now)
+        people = people if people is not None else active_people(session)
+        result = evaluate_rule(session, config=config, rule=rule, now=now, people=people)
         runs.finish(
             session,
             run_id=run.id,
@@ -91,33 +100,49 @@ def evaluate_rules(
 
 
 def evaluate_rule(
-    session: Session, *, config: OrgConfig, rule: AlertRuleConfig, now: dt.datetime
+    session: Session,
+    *,
+    config: OrgConfig,
+    rule: AlertRuleConfig,
+    now: dt.datetime,
+    people: list[Person] | None = None,
 ) -> RuleResult:
     result = RuleResult(rule.name)
     seen = observe(
-        session, config=config, rule=rule, subjects=subjects_for(session, config, rule), now=now
+        session,
+        config=config,
+        rule=rule,
+        subjects=subjects_for(session, config, rule, people),
+        now=now,
     )
     result.evaluated = len(seen)
     grace = dt.timedelta(minutes=rule.grace_minutes)
     cooldown = dt.timedelta(minutes=rule.cooldown_minutes)
+    by_subject = {item.subject.key: item for item in seen}
     fired: list[tuple[Seen, Transition]] = []
-    for item in seen:
-        t = transition(
-            session,
-            rule=rule.name,
-            subject=item.subject.key,
-            obs=item.obs,
-            now=now,
-            grace=grace,
-            cooldown=cooldown,
-        )
-        if t is None or t.emit is None:
-            continue
+    changes = transition_many(
+        session,
+        rule=rule.name,
+        now=now,
+        grace=grace,
+        cooldown=cooldown,
+        observations={key: item.obs for key, item in by_subject.items()},
+    )
+    for t in changes:
         if t.emit == "fire":
-            fired.append((item, t))
-            result.fired.append(item.subject.key)
-        else:
-            result.resolved.append(item.subject.key)
+            fired.append((by_subject[t.subject], t))
+            result.fired.append(t.subject)
+        elif t.emit == "resolve":
+            result.resolved.append(t.subject)
+    if fired and rule.escalate_after_red_days is not None:
+        days = red_days_for(
+            session,
+            config=config,
+            rule=rule,
+            day=now.date(),
+            subjects=[item.subject for item, _ in fired],
+        )
+        fired = [(replace(item, red_days=days.get(item.subject.key, 0)), t) for item, t in fired]
     if fired:
         result.deliveries += _notify(session, config=config, rule=rule, fired=fired, now=now)
     for subject in result.resolved:

@@ -169,3 +169,40 @@ def test_two_evaluators_racing_fire_once(session_factory: sessionmaker[Session])
     with session_factory() as s:
         events = s.scalars(select(AlertEvent).where(AlertEvent.event == "fire")).all()
         assert len(events) == len(subjects)
+
+
+def test_transition_many_writes_only_changes(session: Session) -> None:
+    from rhythms.alert_state import transition_many
+
+    subjects = {f"person:{i}": (BREACH if i < 3 else CLEAR) for i in range(50)}
+    first = transition_many(
+        session, rule="bulk", observations=subjects, now=T0, grace=GRACE, cooldown=COOL
+    )
+    session.commit()
+    assert [(t.state, t.emit) for t in first] == [("pending", None)] * 3  # no emission yet
+    rows = session.scalars(select(AlertState).where(AlertState.rule == "bulk")).all()
+    assert sorted(r.subject for r in rows) == ["person:0", "person:1", "person:2"]  # ok = no row
+    again = transition_many(
+        session,
+        rule="bulk",
+        observations=subjects,
+        now=T0 + dt.timedelta(minutes=5),
+        grace=GRACE,
+        cooldown=COOL,
+    )
+    assert again == []
+    assert {r.version for r in session.scalars(select(AlertState))} == {1}  # nothing rewritten
+    fired = transition_many(
+        session,
+        rule="bulk",
+        observations=subjects,
+        now=T0 + dt.timedelta(minutes=31),
+        grace=GRACE,
+        cooldown=COOL,
+    )
+    session.commit()
+    assert sorted(t.subject for t in fired if t.emit == "fire") == [
+        "person:0",
+        "person:1",
+        "person:2",
+    ]
