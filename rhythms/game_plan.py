@@ -20,7 +20,7 @@ from metrics.models import Person
 from rhythms.blocks import actions, button, plain, section
 from rhythms.config import OrgConfig
 from rhythms.maple import get_reply, save_reply
-from rhythms.maple_modal import clean_text
+from rhythms.maple_modal import as_dict, clean_text, state_values
 from rhythms.models import Delivery
 from rhythms.outbox import enqueue
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
@@ -88,10 +88,10 @@ def game_plan_modal(
 
 
 def parse_game_plan(view: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    values = (view.get("state") or {}).get("values") or {}
+    values = state_values(view)
     answers, errors = {}, {}
     for block_id, label, limit, required in FIELDS:
-        raw = ((values.get(block_id) or {}).get("value") or {}).get("value")
+        raw = as_dict(as_dict(values.get(block_id)).get("value")).get("value")
         text = clean_text(raw if isinstance(raw, str) else "")
         if len(text) > limit:
             errors[block_id] = f"Keep it under {limit} characters (now {len(text)})."

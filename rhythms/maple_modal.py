@@ -124,6 +124,15 @@ def _checklist(items: tuple[str, ...], done: list[str]) -> dict[str, Any]:
     }
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a dict, else {}: submitted view state is not trusted to be well formed."""
+    return value if isinstance(value, dict) else {}
+
+
+def state_values(view: dict[str, Any]) -> dict[str, Any]:
+    return as_dict(as_dict(as_dict(view).get("state")).get("values"))
+
+
 def clean_text(text: str) -> str:
     """Normalise line ends, drop control characters (keeping newlines and tabs), strip."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -152,12 +161,11 @@ def parse_submission(
 
     A draft skips the required-field checks but not the length limits.
     """
-    values: dict[str, Any] = (view.get("state") or {}).get("values") or {}
+    values = state_values(view)
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for block_id, label, limit, required in SECTIONS:
-        raw = (values.get(block_id) or {}).get(VALUE_ACTION) or {}
-        value = raw.get("value") if isinstance(raw, dict) else None
+        value = as_dict(as_dict(values.get(block_id)).get(VALUE_ACTION)).get("value")
         text = clean_text(value if isinstance(value, str) else "")
         if len(text) > limit:
             errors[block_id] = f"Keep it under {limit} characters (now {len(text)})."
@@ -166,9 +174,10 @@ def parse_submission(
         answers[block_id] = text
     if answers.get("planned") and len(planned_items(answers["planned"])) == 0 and not draft:
         errors["planned"] = "Add at least one priority for next week."
-    checked = ((values.get("advanced_done") or {}).get(VALUE_ACTION) or {}).get(
+    checked = as_dict(as_dict(values.get("advanced_done")).get(VALUE_ACTION)).get(
         "selected_options"
-    ) or []
+    )
+    checked = checked if isinstance(checked, list) else []
     answers["advanced_done"] = sorted(
         {str(o.get("value")) for o in checked if isinstance(o, dict) and o.get("value") is not None}
     )

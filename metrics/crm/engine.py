@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from metrics.clock import Clock
-from metrics.crm import store
+from metrics.crm import sanitize, store
 from metrics.crm.errors import CrmError
 from metrics.crm.records import OBJECTS, Connector, Cursor, ObjectName, Page
 from metrics.models import SyncCursor, SyncRun
@@ -187,7 +187,8 @@ def _sync_object(
     else:
         with session_factory() as session:
             cursor = load_cursor(session, source=source, obj=obj)
-    for page in _pages(connector, obj, cursor):
+    for raw_page in _pages(connector, obj, cursor):
+        page = sanitize.page(obj, raw_page)
         with session_factory() as session, session.begin():
             _tune(session)
             page_stats = _store_page(session, source, obj, page)
