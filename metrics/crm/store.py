@@ -156,24 +156,32 @@ def store_owners(session: Session, *, source: str, records: Sequence[OwnerRecord
     return stats
 
 
+def _existing(
+    session: Session, model: Any, source: str, external_ids: list[str], columns: tuple[str, ...]
+) -> dict[str, Any]:
+    """The stored rows (external id + `columns`) among `external_ids`, read in chunks: the
+    old values a page replaces, for dirty marks and unchanged-record detection."""
+    found: dict[str, Any] = {}
+    fields = [model.external_id, *(getattr(model, c) for c in columns)]
+    for chunk in _chunks(external_ids):
+        query = select(*fields).where(model.source == source, model.external_id.in_(chunk))
+        for row in session.execute(query):
+            found[row.external_id] = row
+    return found
+
+
 def store_activities(
     session: Session, *, source: str, records: Sequence[ActivityRecord]
 ) -> PageStats:
     stats = PageStats()
     records = _dedupe(records, lambda r: r.external_id)
-    existing: dict[str, Any] = {}
-    for chunk in _chunks([r.external_id for r in records]):
-        for row in session.execute(
-            select(
-                Activity.external_id,
-                Activity.owner_id,
-                Activity.occurred_at,
-                Activity.booked_at,
-                Activity.modified_at,
-                Activity.deleted,
-            ).where(Activity.source == source, Activity.external_id.in_(chunk))
-        ):
-            existing[row.external_id] = row
+    existing = _existing(
+        session,
+        Activity,
+        source,
+        [r.external_id for r in records],
+        ("owner_id", "occurred_at", "booked_at", "modified_at", "deleted"),
+    )
     owners = owner_ids(
         session, source=source, external_ids={r.owner_external_id or "" for r in records}
     )
@@ -292,20 +300,13 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def store_deals(session: Session, *, source: str, records: Sequence[DealRecord]) -> PageStats:
     stats = PageStats()
     records = _dedupe(records, lambda r: r.external_id)
-    existing: dict[str, Any] = {}
-    for chunk in _chunks([r.external_id for r in records]):
-        for row in session.execute(
-            select(
-                Deal.external_id,
-                Deal.owner_id,
-                Deal.created_at,
-                Deal.closed_at,
-                Deal.modified_at,
-                Deal.deleted,
-                Deal.stage,
-            ).where(Deal.source == source, Deal.external_id.in_(chunk))
-        ):
-            existing[row.external_id] = row
+    existing = _existing(
+        session,
+        Deal,
+        source,
+        [r.external_id for r in records],
+        ("owner_id", "created_at", "closed_at", "modified_at", "deleted", "stage"),
+    )
     owners = owner_ids(
         session, source=source, external_ids={r.owner_external_id or "" for r in records}
     )
