@@ -109,6 +109,37 @@ def modal(title: str, blocks: Sequence[Block], *, callback_id: str | None = None
     return view
 
 
+def text_input(
+    block_id: str,
+    label: str,
+    *,
+    limit: int,
+    required: bool,
+    initial: object = None,
+    hint: str | None = None,
+    action_id: str = "value",
+) -> Block:
+    """A multiline plain-text input block for modals, pre-filled with `initial` if any."""
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": True,
+        "max_length": limit,
+    }
+    if initial:
+        element["initial_value"] = str(initial)[:limit]
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": not required,
+        "label": plain(label, 2000),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
 def status_dot(status: str) -> str:
     return STATUS_DOTS.get(status, STATUS_DOTS["none"])
 

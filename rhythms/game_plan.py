@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.models import Person
-from rhythms.blocks import actions, button, plain, section
+from rhythms.blocks import actions, button, plain, section, text_input
 from rhythms.config import OrgConfig
 from rhythms.maple import get_reply, save_reply
 from rhythms.maple_modal import as_dict, clean_text, state_values
@@ -59,22 +59,10 @@ def game_plan_modal(
         )
     ]
     for block_id, text, limit, required in FIELDS:
-        element: dict[str, Any] = {
-            "type": "plain_text_input",
-            "action_id": "value",
-            "multiline": True,
-            "max_length": limit,
-        }
-        if answers.get(block_id):
-            element["initial_value"] = str(answers[block_id])[:limit]
         blocks.append(
-            {
-                "type": "input",
-                "block_id": block_id,
-                "optional": not required,
-                "label": plain(text, 2000),
-                "element": element,
-            }
+            text_input(
+                block_id, text, limit=limit, required=required, initial=answers.get(block_id)
+            )
         )
     return {
         "type": "modal",

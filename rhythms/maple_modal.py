@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rhythms.blocks import actions, button, clip, context, plain, section
+from rhythms.blocks import actions, button, clip, context, plain, section, text_input
 
 CALLBACK_ID = "maple_submit"
 SAVE_DRAFT_ACTION = "maple_save_draft"
@@ -74,23 +74,16 @@ def maple_modal(ctx: ModalContext, answers: dict[str, Any] | None = None) -> dic
     for block_id, label, limit, required in SECTIONS:
         if block_id == "advanced" and ctx.last_planned:
             blocks.append(_checklist(ctx.last_planned, answers.get("advanced_done", [])))
-        element: dict[str, Any] = {
-            "type": "plain_text_input",
-            "action_id": VALUE_ACTION,
-            "multiline": True,
-            "max_length": limit,
-        }
-        if answers.get(block_id):
-            element["initial_value"] = str(answers[block_id])[:limit]
         blocks.append(
-            {
-                "type": "input",
-                "block_id": block_id,
-                "optional": not required,
-                "label": plain(label, 2000),
-                "hint": plain(hints[block_id], 2000),
-                "element": element,
-            }
+            text_input(
+                block_id,
+                label,
+                limit=limit,
+                required=required,
+                initial=answers.get(block_id),
+                hint=hints[block_id],
+                action_id=VALUE_ACTION,
+            )
         )
     blocks.append(
         actions(button("Save draft", SAVE_DRAFT_ACTION, ctx.period_key), block_id="draft")
