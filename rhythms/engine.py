@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +40,7 @@ from rhythms.registry import (
     default_registry,
 )
 from rhythms.schedule import Firing, classify, delivery_key, firings, parse_period_key
+from rhythms.switchboard import effective
 
 log = logging.getLogger(__name__)
 
@@ -194,23 +194,8 @@ class RhythmEngine:
         """Enabled rhythms with switchboard overrides (enabled, schedule) applied."""
         overrides = {o.rhythm: o for o in session.scalars(select(RhythmOverride))}
         active: dict[str, RhythmConfig] = {}
-        for name, rhythm in self.config.rhythms.items():
-            override = overrides.get(name)
-            if override is not None:
-                update: dict[str, object] = {}
-                if override.enabled is not None:
-                    update["enabled"] = override.enabled
-                if override.schedule:
-                    update["schedule"] = override.schedule
-                try:
-                    rhythm = RhythmConfig.model_validate({**rhythm.model_dump(), **update})
-                except ValidationError as exc:
-                    log.warning(
-                        "ignoring the switchboard override of %s (%s): %s",
-                        name,
-                        override.changed_by,
-                        exc.errors()[0]["msg"],
-                    )
+        for name in self.config.rhythms:
+            rhythm = effective(self.config, overrides.get(name), name)
             if rhythm.enabled:
                 active[name] = rhythm
         return active

@@ -8,6 +8,7 @@ written to the audit log with who and when.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.models import AuditEntry, Delivery, Interaction, RhythmOverride
 from rhythms.schedule import firings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ class Usage:
 
 
 def effective(config: OrgConfig, override: RhythmOverride | None, name: str) -> RhythmConfig:
+    """The rhythm as configured, with the switchboard's override (enabled, schedule) on top.
+
+    An override that no longer validates (say a cron written before a stricter check) is
+    ignored with a warning rather than stopping the rhythm: the config file still holds.
+    """
     rhythm = config.rhythms[name]
     if override is None:
         return rhythm
@@ -49,7 +57,16 @@ def effective(config: OrgConfig, override: RhythmOverride | None, name: str) -> 
         update["enabled"] = override.enabled
     if override.schedule:
         update["schedule"] = override.schedule
-    return rhythm.model_copy(update=update)
+    try:
+        return RhythmConfig.model_validate({**rhythm.model_dump(), **update})
+    except ValidationError as exc:
+        log.warning(
+            "ignoring the switchboard override of %s (%s): %s",
+            name,
+            override.changed_by,
+            exc.errors()[0]["msg"],
+        )
+        return rhythm
 
 
 def rhythm_states(

@@ -234,6 +234,20 @@ def _cursor(offset: int) -> str:
     return base64.b64encode(f"offset:{offset}".encode()).decode()
 
 
+def _paged(
+    key: str, items: list[Any], start: int, limit: int, *, has_more: bool = False, shown: Any = None
+) -> dict[str, Any]:
+    """Slack's cursor-paged answer: `items[start:start+limit]` under `key`, the next cursor
+    (empty on the last page) and, for history-like methods, `has_more`."""
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    body: dict[str, Any] = {"ok": True, key: [shown(i) for i in page] if shown else page}
+    if has_more:
+        body["has_more"] = more
+    body["response_metadata"] = {"next_cursor": _cursor(start + limit) if more else ""}
+    return body
+
+
 def _visible(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
     shown = dict(message)
     if not with_metadata:
@@ -252,14 +266,9 @@ def conversations_history(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             for m in reversed(channel.messages)
             if m.get("thread_ts") in (None, m["ts"]) and oldest <= float(m["ts"]) <= latest
         ]
-        page = [_visible(m, with_metadata) for m in top[start : start + limit]]
-    more = start + limit < len(top)
-    return {
-        "ok": True,
-        "messages": page,
-        "has_more": more,
-        "response_metadata": {"next_cursor": _cursor(start + limit) if more else ""},
-    }
+        return _paged(
+            "messages", top, start, limit, has_more=True, shown=lambda m: _visible(m, with_metadata)
+        )
 
 
 def conversations_replies(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -270,14 +279,14 @@ def conversations_replies(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         parent = find_message(channel, str(args["ts"]))
         thread = [parent] + [m for m in channel.messages if m.get("thread_ts") == parent["ts"]]
         thread = [m for m in thread if m is parent or m["ts"] != parent["ts"]]
-        page = [_visible(m, with_metadata) for m in thread[start : start + limit]]
-    more = start + limit < len(thread)
-    return {
-        "ok": True,
-        "messages": page,
-        "has_more": more,
-        "response_metadata": {"next_cursor": _cursor(start + limit) if more else ""},
-    }
+        return _paged(
+            "messages",
+            thread,
+            start,
+            limit,
+            has_more=True,
+            shown=lambda m: _visible(m, with_metadata),
+        )
 
 
 def conversations_list(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -297,26 +306,14 @@ def conversations_list(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             for c in ctx.state.channels.values()
             if not c.is_im and not (exclude_archived and c.archived)
         ]
-    page = found[start : start + limit]
-    more = start + limit < len(found)
-    return {
-        "ok": True,
-        "channels": page,
-        "response_metadata": {"next_cursor": _cursor(start + limit) if more else ""},
-    }
+    return _paged("channels", found, start, limit)
 
 
 def users_list(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     start, limit = _page(args, 200)
     with ctx.state.lock:
         users = list(ctx.state.users.values())
-        page = users[start : start + limit]
-    more = start + limit < len(users)
-    return {
-        "ok": True,
-        "members": page,
-        "response_metadata": {"next_cursor": _cursor(start + limit) if more else ""},
-    }
+    return _paged("members", users, start, limit)
 
 
 def users_info(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
