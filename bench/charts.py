@@ -27,6 +27,16 @@ def _naive() -> bytes:
     return out.getvalue()
 
 
+def _team_bars(renderer: ChartRenderer) -> bytes:
+    return renderer.team_bars(
+        "Team calls today",
+        [f"Rep {i}" for i in range(10)],
+        VALUES[:10],
+        targets=[50.0] * 10,
+        statuses=["green", "yellow", "red", "green", "none"] * 2,
+    )
+
+
 def run(ctx: Context) -> list[Result]:
     renderer = ChartRenderer()
     naive = median(timed(_naive, repeat=30)) * 1000
@@ -38,21 +48,8 @@ def run(ctx: Context) -> list[Result]:
         )
         * 1000
     )
-    bars = (
-        median(
-            timed(
-                lambda: renderer.team_bars(
-                    "Team calls today",
-                    [f"Rep {i}" for i in range(10)],
-                    VALUES[:10],
-                    targets=[50.0] * 10,
-                    statuses=["green", "yellow", "red", "green", "none"] * 2,
-                ),
-                repeat=40,
-            )
-        )
-        * 1000
-    )
+    bars = median(timed(lambda: _team_bars(renderer), repeat=40)) * 1000
+    cpu_bars = median(timed_cpu(lambda: _team_bars(renderer), repeat=40)) * 1000
     cpu_naive = median(timed_cpu(_naive, repeat=20)) * 1000
     cpu_reused = (
         median(timed_cpu(lambda: renderer.trend("Calls", DAYS, VALUES, target=50), repeat=40))
@@ -78,6 +75,15 @@ def run(ctx: Context) -> list[Result]:
             "<= 30 ms",
             reused <= 30,
             f"{naive / reused:.1f}x faster than naive",
+        ),
+        Result(
+            "charts",
+            "reused figure, team bars (CPU)",
+            cpu_bars,
+            "ms",
+            "<= 30 ms",
+            cpu_bars <= 30,
+            "10 bars, value and name labels, target marks",
         ),
         Result("charts", "reused figure, team bars", bars, "ms", "<= 30 ms", bars <= 30),
     ]

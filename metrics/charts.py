@@ -21,7 +21,10 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import blended_transform_factory, offset_copy
 from PIL import Image
 
 BLUE, ORANGE, GREEN, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
@@ -62,9 +65,39 @@ class _Slot:
     ax: Any
     title: Any
     dynamic: list[Any]
+    bars: _BarPool | None = None
 
     def add(self, *artists: Any) -> None:
         self.dynamic.extend(artists)
+
+
+class _BarPool:
+    """Bars, value labels and name labels of the team chart, created once and reused."""
+
+    def __init__(self, ax: Any, fig: Figure) -> None:
+        self.ax = ax
+        self.down = offset_copy(ax.transData, fig=fig, y=-4, units="points")
+        self.up = offset_copy(ax.transData, fig=fig, y=3, units="points")
+        self.under = blended_transform_factory(ax.transData, ax.transAxes)
+        self.rects: list[Rectangle] = []
+        self.values: list[Text] = []
+        self.names: list[Text] = []
+
+    def grow(self, n: int) -> None:
+        ax = self.ax
+        while len(self.rects) < n:
+            self.rects.append(ax.add_patch(Rectangle((0, 0), 0, 0, linewidth=0)))
+            self.values.append(
+                ax.text(0, 0, "", ha="center", fontsize=10, fontweight="bold", clip_on=False)
+            )
+            self.names.append(
+                ax.text(0, -0.03, "", ha="center", va="top", color=INK, transform=self.under)
+            )
+
+    def show(self, n: int) -> None:
+        for i, artists in enumerate(zip(self.rects, self.values, self.names, strict=True)):
+            for artist in artists:
+                artist.set_visible(i < n)
 
 
 class ChartRenderer:
@@ -167,31 +200,36 @@ class ChartRenderer:
         statuses: Sequence[str] | None = None,
         unit: str = "count",
     ) -> bytes:
-        """One bar per person (or team), coloured by status, with a target tick each."""
+        """One bar per person (or team), coloured by status, with a target tick each.
+
+        The bars, value labels and name labels are pooled artists reused across charts:
+        creating ten rectangles and twenty texts per chart, and laying names out as axis tick
+        labels, cost more than drawing them."""
         slot = self._slot("bars", title)
         ax = slot.ax
-        xs = list(range(len(values)))
-        colours = [STATUS_COLOURS.get(s, BLUE) for s in statuses] if statuses else BLUE
-        slot.add(ax.bar(xs, values, color=colours, width=0.62))
+        pool = slot.bars or self._bar_pool(slot)
+        n = len(values)
+        pool.grow(n)
         top = max([*values, *(t for t in targets or () if t is not None)], default=0.0)
-        for x, v in zip(xs, values, strict=True):
-            inside = v >= top * 0.18  # inside the bar top, clear of the target tick
-            slot.add(
-                ax.annotate(
-                    compact(v, unit),
-                    (x, v),
-                    textcoords="offset points",
-                    xytext=(0, -4 if inside else 3),
-                    ha="center",
-                    va="top" if inside else "bottom",
-                    fontsize=10,
-                    fontweight="bold",
-                    color="white" if inside else INK,
-                )
-            )
+        for x, value in enumerate(values):
+            status = statuses[x] if statuses else None
+            colour = STATUS_COLOURS.get(status, BLUE) if status else BLUE
+            inside = value >= top * 0.18  # inside the bar top, clear of the target tick
+            rect, label, name = pool.rects[x], pool.values[x], pool.names[x]
+            rect.set_bounds(x - 0.31, 0, 0.62, value)
+            rect.set_facecolor(colour)
+            label.set_text(compact(value, unit))
+            label.set_position((x, value))
+            label.set_transform(pool.down if inside else pool.up)
+            label.set_verticalalignment("top" if inside else "bottom")
+            label.set_color("white" if inside else INK)
+            name.set_text(_short(names[x]))
+            name.set_x(x)
+            name.set_fontsize(9 if n > 8 else 10)
+        pool.show(n)
         top = max(values, default=0.0)
         if targets is not None:
-            tx = [x for x, t in zip(xs, targets, strict=True) if t is not None]
+            tx = [x for x, t in zip(range(n), targets, strict=True) if t is not None]
             ty = [t for t in targets if t is not None]
             slot.add(
                 ax.scatter(
@@ -204,9 +242,14 @@ class ChartRenderer:
                 )
             )
             top = max(top, *ty) if ty else top
-        ax.set_xticks(xs, [_short(n) for n in names], fontsize=9 if len(xs) > 8 else 10)
-        ax.set_xlim(-0.6, max(len(xs) - 0.4, 0.6))
+        ax.set_xlim(-0.6, max(n - 0.4, 0.6))
         return self._finish(slot, top, unit)
+
+    def _bar_pool(self, slot: _Slot) -> _BarPool:
+        ax = slot.ax
+        ax.set_xticks([])  # names are pooled texts under the bars, not tick labels
+        slot.bars = _BarPool(ax, slot.fig)
+        return slot.bars
 
     def funnel(self, title: str, steps: Sequence[tuple[str, float]]) -> bytes:
         """Horizontal funnel bars, widest first, with counts and step conversion."""

@@ -55,3 +55,17 @@ def test_compact_numbers() -> None:
     assert compact(0.256, "percent") == "26%"
     assert compact(12.5) == "12.5"
     assert compact(-40) == "-40"
+
+
+def test_pooled_team_bars_match_a_fresh_renderer() -> None:
+    """Bars and labels are reused across charts: a short chart after a long one must look
+    exactly like the same short chart from a new renderer (no stale bars or labels)."""
+    r = ChartRenderer()
+    wide = [f"Rep {i}" for i in range(12)]
+    r.team_bars("Team", wide, [float(i) for i in range(12)], targets=[5.0] * 12)
+    short = r.team_bars("Team", ["A", "B"], [3, 9], targets=[5, None], statuses=["red", "green"])
+    fresh = ChartRenderer().team_bars(
+        "Team", ["A", "B"], [3, 9], targets=[5, None], statuses=["red", "green"]
+    )
+    assert short == fresh
+    assert short != ChartRenderer().team_bars("Team", ["A", "B"], [3, 8], targets=[5, None])
