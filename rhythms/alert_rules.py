@@ -1,46 +1,55 @@
 """What an alert rule looks at: its subjects, and what each condition observes right now.
 
 Reads rollups only, in a few grouped queries per rule (not one per person), so the example
-rule set over a 10,000-rep org stays cheap. Conditions carry hysteresis: a value must get
-`HYSTERESIS` past the threshold to clear, so a number hovering at the edge does not flap.
+rule set over a 10,000-rep org stays cheap: people are plain rows (`rhythms.alert_people`),
+local time and working hours are worked out once per zone, targets once per (team, role)
+(`metrics.group_values`), and team totals are summed by the database. Conditions carry
+hysteresis: a value must get `HYSTERESIS` past the threshold to clear, so a number hovering at
+the edge does not flap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from metrics.batch import daily_series_by_person, values_by_person, values_by_team
+from metrics.batch import daily_series_by_person, values_by_team
 from metrics.calendar import WorkCalendar
-from metrics.catalog import MetricDef
-from metrics.directory import person_timezone
+from metrics.catalog import PIPELINE_COVERAGE, MetricDef
+from metrics.group_values import (
+    PersonSums,
+    TargetMemo,
+    daily_totals,
+    group_target_memo,
+    person_target,
+    pipeline_coverage,
+)
 from metrics.lookup import Scope, catalog_for, metric_value
-from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for
+from metrics.targets import expected_by, status_for
+from rhythms.alert_people import Directory, Member, load_directory
 from rhythms.alert_state import Observation
 from rhythms.config import AlertRuleConfig, OrgConfig
 
 HYSTERESIS = 0.05
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(NamedTuple):
+    """A person, a team or the org, as one rule sees it (a named tuple: 10,000 per rule)."""
+
     key: str  # "person:12" | "team:sdr" | "org"
     name: str
     timezone: str
-    person: Person | None = None
+    person: Member | None = None
     team_key: str | None = None
-    members: tuple[Person, ...] = ()  # people whose targets add up for a team/org
+    members: tuple[Member, ...] = ()  # people whose targets add up for a team/org
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     subject: Subject
     obs: Observation
     threshold: str  # human text for the message
@@ -48,19 +57,17 @@ class Seen:
     red_days: int = 0
 
 
-def active_people(session: Session) -> list[Person]:
-    return list(session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.id)))
-
-
 def subjects_for(
     session: Session,
     config: OrgConfig,
     rule: AlertRuleConfig,
-    people: list[Person] | None = None,
+    directory: Directory | None = None,
 ) -> list[Subject]:
-    """The rule's subjects; pass `people` (`active_people`) to share one load across rules."""
-    people = people if people is not None else active_people(session)
+    """The rule's subjects; pass `directory` (`load_directory`) to share one load across rules."""
     org_tz = config.org.timezone
+    if directory is None:
+        directory = load_directory(session, org_timezone=org_tz)
+    people = directory.active
     scope = rule.scope
     roles = set(scope.roles) or {"rep"}
     teams = set(scope.teams)
@@ -70,7 +77,7 @@ def subjects_for(
             Subject(
                 f"person:{p.id}",
                 p.name,
-                person_timezone(p, org_tz),
+                p.timezone,
                 person=p,
                 team_key=p.team_key,
                 members=(p,),
@@ -81,7 +88,7 @@ def subjects_for(
         ]
     members = [p for p in people if p.role in roles]
     if scope.level == "team":
-        by_team: dict[str, list[Person]] = defaultdict(list)
+        by_team: dict[str, list[Member]] = defaultdict(list)
         for p in members:
             if p.team_key:
                 by_team[p.team_key].append(p)
@@ -105,22 +112,17 @@ def _target(
     defn: MetricDef,
     subject: Subject,
     day: dt.date,
-    memo: dict[tuple[object, ...], float | None] | None = None,
+    memo: TargetMemo,
 ) -> float | None:
-    """The subject's target for `day`. With `memo`, people without a personal override
-    share one computation per (team, role): a rule over 10,000 reps computes a handful."""
-    key: tuple[object, ...] = (subject.key, day)
+    """The subject's target for `day` (`metrics.targets.group_target` of its members). People
+    without a personal override share one computation per (team, role) through `memo`, so a
+    rule over 10,000 reps computes a handful."""
     if len(subject.members) == 1:
-        person = subject.members[0]
-        own = config.person(person.email)
-        if own is None or defn.name not in own.targets:
-            key = (person.team_key, person.role, day)
-    if memo is not None and key in memo:
-        return memo[key]
-    target = group_target(config, work, defn, subject.members, day, day)
-    if memo is not None:
-        memo[key] = target
-    return target
+        return person_target(config, work, defn, subject.members[0], day, day, memo)
+    key: tuple[object, ...] = ("subject", subject.key, defn.name, day)
+    if key not in memo:
+        memo[key] = group_target_memo(config, work, defn, subject.members, day, day, memo)
+    return memo[key]
 
 
 def in_working_hours(work: WorkCalendar, local: dt.datetime) -> bool:
@@ -134,22 +136,34 @@ def observe(
     rule: AlertRuleConfig,
     subjects: list[Subject],
     now: dt.datetime,
+    memo: TargetMemo | None = None,
+    sums: PersonSums | None = None,
 ) -> list[Seen]:
-    """Observations for every subject in working time (others are left out: no change)."""
+    """Observations for every subject in working time (others are left out: no change).
+
+    Local time, working hours and pace are per zone, not per subject. `memo` holds targets
+    and pace for this rule at this instant; `sums` may be shared by the rules of one tick."""
     work = work_calendar(config)
     defn = catalog_for(config).get(rule.metric)
-    locals_ = {s.key: now.astimezone(ZoneInfo(s.timezone)) for s in subjects}
-    active = [
-        s for s in subjects if not rule.working_hours_only or in_working_hours(work, locals_[s.key])
+    zones = {zone: now.astimezone(ZoneInfo(zone)) for zone in {s.timezone for s in subjects}}
+    open_ = {zone: in_working_hours(work, local) for zone, local in zones.items()}
+    active = [s for s in subjects if not rule.working_hours_only or open_[s.timezone]]
+    values = _values_today(session, config, defn, active, zones, sums or PersonSums())
+    memo = memo if memo is not None else {}
+    return [
+        _condition(
+            session,
+            config,
+            work,
+            rule,
+            defn,
+            subject,
+            zones[subject.timezone],
+            values.get(subject.key),
+            memo,
+        )
+        for subject in active
     ]
-    values = _values_today(session, config, defn, active, locals_)
-    memo: dict[tuple[object, ...], float | None] = {}
-    seen = []
-    for subject in active:
-        local = locals_[subject.key]
-        value = values.get(subject.key)
-        seen.append(_condition(session, config, work, rule, defn, subject, local, value, memo))
-    return seen
 
 
 def _values_today(
@@ -157,12 +171,13 @@ def _values_today(
     config: OrgConfig,
     defn: MetricDef,
     subjects: list[Subject],
-    locals_: dict[str, dt.datetime],
+    zones: dict[str, dt.datetime],
+    sums: PersonSums,
 ) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     if defn.special is not None:
         for s in subjects:
-            day = locals_[s.key].date()
+            day = zones[s.timezone].date()
             scope = (
                 Scope.person(s.person.id)
                 if s.person is not None
@@ -170,17 +185,22 @@ def _values_today(
                 if s.team_key
                 else Scope.org()
             )
-            out[s.key] = metric_value(
-                session, config=config, metric=defn.name, scope=scope, start=day, end=day
-            ).value
+            if defn.special == PIPELINE_COVERAGE:
+                out[s.key] = pipeline_coverage(
+                    session, config=config, scope=scope, start=day, end=day
+                ).value
+            else:
+                out[s.key] = metric_value(
+                    session, config=config, metric=defn.name, scope=scope, start=day, end=day
+                ).value
         return out
     by_day: dict[dt.date, list[Subject]] = defaultdict(list)
     for s in subjects:
-        by_day[locals_[s.key].date()].append(s)
+        by_day[zones[s.timezone].date()].append(s)
     for day, group in by_day.items():
         people = [s for s in group if s.person is not None]
         if people:
-            vals = values_by_person(
+            vals = sums.values(
                 session,
                 defn=defn,
                 person_ids=[s.person.id for s in people if s.person],
@@ -219,7 +239,7 @@ def _condition(
     subject: Subject,
     local: dt.datetime,
     value: float | None,
-    memo: dict[tuple[object, ...], float | None] | None = None,
+    memo: TargetMemo,
 ) -> Seen:
     v = rule.value if rule.value is not None else 0.0
     day = local.date()
@@ -243,7 +263,12 @@ def _condition(
             f"none by {rule.by_time:%H:%M}",
         )
     target = _target(config, work, defn, subject, day, memo)
-    expected = expected_by(target, defn, work=work, start=day, end=day, local_now=local)
+    # Per zone and target, not per subject (a memo is for one rule at one instant). Not
+    # keyed by `local`: aware datetimes of one instant in two zones compare equal.
+    pace_key: tuple[object, ...] = ("pace", defn.name, target, subject.timezone)
+    if pace_key not in memo:
+        memo[pace_key] = expected_by(target, defn, work=work, start=day, end=day, local_now=local)
+    expected = memo[pace_key]
     if cond == "below_pace_pct":
         if not expected:
             return Seen(subject, Observation(False, True, value), "no pace yet")
@@ -277,10 +302,8 @@ def _drop(
     day = local.date()
     start = day - dt.timedelta(days=rule.trailing_days)
     ids = [p.id for p in subject.members]
-    series = daily_series_by_person(
-        session, defn=defn, person_ids=ids, start=start, end=day - dt.timedelta(days=1)
-    )
-    totals = [sum(vals) for vals in zip(*series.values(), strict=True)] if series else []
+    end = day - dt.timedelta(days=1)
+    totals = daily_totals(session, defn=defn, person_ids=ids, start=start, end=end) if ids else []
     working = [
         total for i, total in enumerate(totals) if work.is_working_day(start + dt.timedelta(days=i))
     ]
@@ -304,31 +327,35 @@ def red_days_for(
     rule: AlertRuleConfig,
     subjects: list[Subject],
     day: dt.date,
+    memo: TargetMemo | None = None,
 ) -> dict[str, int]:
     """Working days in a row before `day` that ended red, per subject (up to 10), for
-    escalation; one rollup query for all of them (only firing subjects are asked about)."""
+    escalation. Walks back one working day at a time, asking the rollups only about the
+    subjects still red (a streak ends at the first day that was not), so a morning with
+    1,500 new firings reads a few thousand rows, not three weeks of each subject's."""
     if not subjects:
         return {}
     work = work_calendar(config)
     defn = catalog_for(config).get(rule.metric)
-    start = day - dt.timedelta(days=21)
-    ids = sorted({p.id for s in subjects for p in s.members})
-    series = daily_series_by_person(
-        session, defn=defn, person_ids=ids, start=start, end=day - dt.timedelta(days=1)
-    )
-    out: dict[str, int] = {}
-    for subject in subjects:
-        count = 0
-        for offset in range(20, -1, -1):
-            past = start + dt.timedelta(days=offset)
-            if not work.is_working_day(past):
-                continue
-            total = sum(series[p.id][offset] for p in subject.members)
-            target = group_target(config, work, defn, subject.members, past, past)
+    memo = memo if memo is not None else {}
+    counts = dict.fromkeys((s.key for s in subjects), 0)
+    streaking = list(subjects)
+    for back in range(1, 22):
+        if not streaking:
+            break
+        past = day - dt.timedelta(days=back)
+        if not work.is_working_day(past):
+            continue
+        ids = sorted({p.id for s in streaking for p in s.members})
+        series = daily_series_by_person(session, defn=defn, person_ids=ids, start=past, end=past)
+        still = []
+        for subject in streaking:
+            total = sum(series[p.id][0] for p in subject.members)
+            target = group_target_memo(config, work, defn, subject.members, past, past, memo)
             if target is None or status_for(total, target, config.org) != "red":
-                break
-            count += 1
-            if count >= 10:
-                break
-        out[subject.key] = count
-    return out
+                continue
+            counts[subject.key] += 1
+            if counts[subject.key] < 10:
+                still.append(subject)
+        streaking = still
+    return counts

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from metrics.group_values import plain
 from metrics.store import insert_ignore
 from rhythms.models import AlertEvent, AlertState
 
@@ -40,8 +42,7 @@ class Snapshot:
     red_days: int = 0
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """What the evaluator saw: breached, cleared (both false = inside the hysteresis band)."""
 
     breached: bool
@@ -92,7 +93,8 @@ _STATES: dict[str, State] = {
 }
 
 
-def _snapshot(row: AlertState) -> Snapshot:
+def _snapshot(row: Any) -> Snapshot:
+    """From an `AlertState` object or a plain row of its columns."""
     return Snapshot(
         state=_STATES.get(row.state, "ok"),
         since=row.since,
@@ -136,6 +138,7 @@ class Transition:
     value: float | None
     delivery_id: int | None  # the message that announced the firing, for updates
     snoozed_until: dt.datetime | None = None
+    fired_at: dt.datetime | None = None  # of the firing this transition belongs to
 
 
 def transition(
@@ -188,6 +191,20 @@ def transition(
     return Transition(rule, subject, emit, new.state, obs.value, delivery_id, snoozed_until)
 
 
+_LOADED = (
+    AlertState.subject,
+    AlertState.state,
+    AlertState.since,
+    AlertState.fired_at,
+    AlertState.resolved_at,
+    AlertState.cooldown_until,
+    AlertState.red_days,
+    AlertState.version,
+    AlertState.delivery_id,
+    AlertState.snoozed_until,
+)
+
+
 def transition_many(
     session: Session,
     *,
@@ -199,23 +216,33 @@ def transition_many(
 ) -> list[Transition]:
     """`transition` for every subject of a rule at once, writing only what changed.
 
-    One query loads the rule's states; a subject with no row is `ok`, and gets a row only
-    when it leaves `ok`. Rows that do not change are not written (the common case: most
-    people are fine most of the time), so evaluating 10,000 subjects costs one read and a
-    write per transition. Writes keep the compare-and-set on `version` (a row created by a
-    concurrent evaluator is left to it: it emitted).
+    One query loads the rule's states (plain rows); a subject with no row is `ok`, and gets a
+    row only when it leaves `ok`. Rows that do not change are not written (the common case:
+    most people are fine most of the time). The writes are a few multi-row statements that
+    keep the compare-and-set: new rows are ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (a
+    row created meanwhile by a concurrent evaluator is left to it: it emitted), changed rows
+    an upsert whose ``DO UPDATE`` only applies if `version` is still the one read (``WHERE
+    version = excluded.version - 1``), returning the subjects it wrote. Only the returned
+    subjects emit, and get an `alert_events` row (one multi-row insert). (Nothing deletes
+    state rows; if something did between the read and the write, the upsert would write the
+    row again rather than skip it.)
     """
-    rows = {
-        r.subject: r for r in session.scalars(select(AlertState).where(AlertState.rule == rule))
-    }
-    out: list[Transition] = []
+    query = select(*_LOADED).where(AlertState.rule == rule)
+    rows = {r.subject: r for r in plain(session).execute(query).all()}
+    planned: dict[str, Transition] = {}
+    created: list[dict[str, Any]] = []
+    changed: dict[bool, list[dict[str, Any]]] = {True: [], False: []}  # by "fires"
     for subject, obs in observations.items():
         row = rows.get(subject)
+        if row is None and not obs.breached:
+            continue  # `ok` and not breached: `advance` leaves it as it is
         snap = _snapshot(row) if row is not None else Snapshot(state="ok", since=now)
         new, emit = advance(snap, obs, now=now, grace=grace, cooldown=cooldown)
         if new == snap and emit is None:
             continue
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
+            "rule": rule,
+            "subject": subject,
             "state": new.state,
             "since": new.since,
             "fired_at": new.fired_at,
@@ -223,43 +250,89 @@ def transition_many(
             "cooldown_until": new.cooldown_until,
             "last_value": obs.value,
             "last_evaluated_at": now,
+            "red_days": row.red_days if row is not None else 0,
+            "version": row.version + 1 if row is not None else 1,
         }
-        if emit == "fire":
-            values.update(acked_by=None, acked_at=None, delivery_id=None)
         if row is None:
-            created = insert_ignore(
-                session,
-                AlertState,
-                [{"rule": rule, "subject": subject, "version": 1, "red_days": 0, **values}],
-                keys=["rule", "subject"],
-            )
-            if not created:
-                continue
-            delivery_id = snoozed_until = None
+            created.append(values)
         else:
-            result = session.execute(
-                update(AlertState)
-                .where(
-                    AlertState.rule == rule,
-                    AlertState.subject == subject,
-                    AlertState.version == row.version,
-                )
-                .values(version=row.version + 1, **values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-            delivery_id, snoozed_until = row.delivery_id, row.snoozed_until
-        if emit is not None:
-            session.add(
-                AlertEvent(
-                    rule=rule, subject=subject, event=emit, at=now, detail={"value": obs.value}
-                )
-            )
-        out.append(
-            Transition(rule, subject, emit, new.state, obs.value, delivery_id, snoozed_until)
+            changed[emit == "fire"].append(values)
+        planned[subject] = Transition(
+            rule,
+            subject,
+            emit,
+            new.state,
+            obs.value,
+            row.delivery_id if row is not None else None,
+            row.snoozed_until if row is not None else None,
+            new.fired_at,
         )
+    written = _insert_new(session, created)
+    for fires, batch in changed.items():
+        written |= _compare_and_set(session, batch, fires=fires)
+    out = [t for subject, t in planned.items() if subject in written]
+    events = [
+        {
+            "rule": rule,
+            "subject": t.subject,
+            "event": t.emit,
+            "at": now,
+            "actor": None,
+            "detail": {"value": t.value},
+        }
+        for t in out
+        if t.emit is not None
+    ]
+    if events:
+        session.connection().execute(insert(AlertEvent), events)
     return out
+
+
+def _insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(AlertState)
+    return sqlite.insert(AlertState)
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert state rows that did not exist; the subjects actually inserted."""
+    if not rows:
+        return set()
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["rule", "subject"])
+        .returning(AlertState.subject)
+    )
+    return set(session.connection().execute(statement, rows).scalars())
+
+
+def _compare_and_set(session: Session, rows: list[dict[str, Any]], *, fires: bool) -> set[str]:
+    """Write changed state rows whose `version` is still the one read; the subjects written.
+
+    A firing clears the previous firing's acknowledgement and message link."""
+    if not rows:
+        return set()
+    statement = _insert(session)
+    excluded = statement.excluded
+    columns = (
+        "state",
+        "since",
+        "fired_at",
+        "resolved_at",
+        "cooldown_until",
+        "last_value",
+        "last_evaluated_at",
+        "version",
+    )
+    set_: dict[str, Any] = {name: excluded[name] for name in columns}
+    if fires:
+        set_.update(acked_by=None, acked_at=None, delivery_id=None)
+    statement = statement.on_conflict_do_update(
+        index_elements=["rule", "subject"],
+        set_=set_,
+        where=AlertState.version == excluded.version - 1,
+    ).returning(AlertState.subject)
+    return set(session.connection().execute(statement, rows).scalars())
 
 
 def record_delivery(session: Session, *, rule: str, subjects: list[str], delivery_id: int) -> None:
