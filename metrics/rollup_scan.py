@@ -140,12 +140,21 @@ class Scanner:
         self.unmapped = 0
 
     def scan(
-        self, *, owners: list[int] | None, lo: dt.datetime | None, hi: dt.datetime | None
+        self,
+        *,
+        owners: list[int] | None,
+        lo: dt.datetime | None,
+        hi: dt.datetime | None,
+        only: set[tuple[Source, str]] | None = None,
     ) -> None:
+        """Add up the records placed in [lo, hi) of `owners` (None: all), for every
+        (source, date field) of the catalog or `only` those."""
         sources: tuple[Source, ...] = ("activities", "deals")
         for source in sources:
             model: Any = Activity if source == "activities" else Deal
             for date_field in self.catalog.date_fields(source):
+                if only is not None and (source, date_field) not in only:
+                    continue
                 bases = self.catalog.bases_for(source, date_field)
                 fields = sorted({f for b in bases for f in b.fields})
                 column = getattr(model, date_field)

@@ -3,8 +3,9 @@
 `refresh_rollups` consumes `rollup_dirty` (CRM owner, UTC day) marks written by the sync:
 each UTC day is expanded to the local days it overlaps in the owner's person's time zone,
 exactly those (person, local day) pairs are recomputed from activities and deals, and the
-processed marks are deleted — all in the caller's transaction. `rebuild_rollups` recomputes
-everything (repair, or after people/owner mappings change).
+processed marks are deleted — all in the caller's transaction (a Python scan of those
+records: `_scan_dirty`). `rebuild_rollups` recomputes everything (repair, or after
+people/owner mappings change), inside the database where it can (`metrics.rollup_sql`).
 
 Rows belong to people (`crm_users.person_id`); records whose owner maps to no person are not
 rolled up and are counted in the result. `metric_daily.team_key` is the team the person was
@@ -15,22 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
-from metrics.catalog import Catalog, build_catalog
+from metrics.catalog import Catalog, Source, build_catalog
 from metrics.config import MetricsConfig
 from metrics.models import MetricDaily, RollupDirty
 from metrics.rollup_scan import Directory, Scanner, Sums
+from metrics.rollup_sql import SqlRollups, sqlite_tuned
 
 
 @dataclass(frozen=True)
 class RefreshResult:
-    person_days: int  # (person, local day) pairs recomputed
+    person_days: int  # (person, local day) pairs recomputed (rebuild: pairs with a row)
     rows_written: int  # metric_daily rows inserted (non-zero bases)
     dirty_processed: int  # rollup_dirty marks consumed
     unmapped_records: int  # records (or dirty owner-days, incrementally) with no person
@@ -118,7 +120,30 @@ def refresh_rollups(
         dirty[person_id] |= directory.local_days_of_utc_day(person_id, day)
         utc_days[person_id].add(day)
     keep = {(p, d) for p, days in dirty.items() for d in days}
-    scanner = Scanner(session, catalog, directory, keep)
+    pairs = sorted(keep)
+    with sqlite_tuned(session):
+        scanner = _scan_dirty(session, catalog, directory, dirty, utc_days)
+        _delete_days(session, pairs, sorted(catalog.bases))
+        written = _insert(session, scanner.values, pairs, directory)
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sqlite = conn.dialect.name == "sqlite"
+    conn.exec_driver_sql(
+        f"DELETE FROM rollup_dirty WHERE crm_user_id = {mark} AND day = {mark}",
+        [(user, day.isoformat() if sqlite else day) for user, day in marks],
+    )
+    return RefreshResult(len(pairs), written, len(marks), unmapped)
+
+
+def _scan_dirty(
+    session: Session,
+    catalog: Catalog,
+    directory: Directory,
+    dirty: dict[int, set[dt.date]],
+    utc_days: dict[int, set[dt.date]],
+) -> Scanner:
+    """The Python scan of the dirty (person, local day) pairs, per merged range of UTC days."""
+    scanner = Scanner(session, catalog, directory, None)
     assigned: set[tuple[int, dt.date]] = set()
     for first, last in _day_ranges(d for days in utc_days.values() for d in days):
         # Each (person, local day) is computed in exactly one range's scan, else a record
@@ -136,18 +161,14 @@ def refresh_rollups(
         spans = [directory.utc_span(p, day) for p, day in todo]
         scanner.keep = todo
         owners = sorted({o for p, _ in todo for o in directory.person_owners[p]})
-        scanner.scan(owners=owners, lo=min(s[0] for s in spans), hi=max(s[1] for s in spans))
-    pairs = sorted(keep)
-    _delete_days(session, pairs, sorted(catalog.bases))
-    written = _insert(session, scanner.values, pairs, directory)
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sqlite = conn.dialect.name == "sqlite"
-    conn.exec_driver_sql(
-        f"DELETE FROM rollup_dirty WHERE crm_user_id = {mark} AND day = {mark}",
-        [(user, day.isoformat() if sqlite else day) for user, day in marks],
-    )
-    return RefreshResult(len(pairs), written, len(marks), unmapped)
+        lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+        scanner.scan(owners=owners, lo=lo, hi=hi)
+    return scanner
+
+
+def _record_kinds(catalog: Catalog) -> list[tuple[Source, str]]:
+    sources: tuple[Source, ...] = ("activities", "deals")
+    return [(s, f) for s in sources for f in catalog.date_fields(s)]
 
 
 def _delete_days(session: Session, pairs: list[tuple[int, dt.date]], bases: list[str]) -> None:
@@ -168,25 +189,88 @@ def _delete_days(session: Session, pairs: list[tuple[int, dt.date]], bases: list
 
 
 def rebuild_rollups(
-    session: Session, *, config: MetricsConfig, catalog: Catalog | None = None
+    session: Session,
+    *,
+    config: MetricsConfig,
+    catalog: Catalog | None = None,
+    sql: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> RefreshResult:
-    """Recompute every rollup from scratch and clear all dirty marks (repair command)."""
+    """Recompute every rollup from scratch and clear all dirty marks (repair command).
+
+    Record kinds whose bases read few distinct field values are aggregated inside the
+    database (`metrics.rollup_sql`), the others (and all with `sql=False`) by the Python
+    scan. `progress` is told each step as it starts."""
+    say = progress or (lambda _step: None)
     catalog = catalog or build_catalog(config)
     marks = session.scalar(select(func.count()).select_from(RollupDirty)) or 0
     directory = Directory(session, config)
-    scanner = Scanner(session, catalog, directory, None)
-    scanner.scan(owners=None, lo=None, hi=None)  # owner-less records count as unmapped
-    session.execute(delete(MetricDaily))
-    # SQLite: filling an empty table in key order is fastest without the secondary index,
-    # rebuilt once at the end (inside the same transaction; readers keep their snapshot).
-    # PostgreSQL keeps it: dropping it would lock readers out for the whole rebuild.
-    table = cast(Table, MetricDaily.__table__)
-    index = next(i for i in table.indexes if i.name == "ix_metric_daily_team")
-    sqlite = session.connection().dialect.name == "sqlite"
-    if sqlite:
-        index.drop(session.connection())
-    written = _insert(session, scanner.values, scanner.values.keys(), directory)
-    if sqlite:
-        index.create(session.connection())
-    session.execute(delete(RollupDirty))
-    return RefreshResult(len(scanner.values), written, int(marks), scanner.unmapped)
+    kinds = _record_kinds(catalog)
+    with sqlite_tuned(session, threads=2):
+        say("clearing metric_daily")
+        # SQLite: filling an empty table in key order is fastest without the secondary
+        # index, rebuilt once at the end (inside the same transaction; readers keep their
+        # snapshot); dropped first, as the DELETE is row by row (foreign keys on: no
+        # truncate). PostgreSQL keeps it: dropping it would lock readers out meanwhile.
+        table = cast(Table, MetricDaily.__table__)
+        index = next(i for i in table.indexes if i.name == "ix_metric_daily_team")
+        conn = session.connection()
+        sqlite = conn.dialect.name == "sqlite"
+        # First a DML statement: the SQLite driver opens the transaction only before one,
+        # and a DROP INDEX issued outside a transaction would commit on its own.
+        session.execute(delete(RollupDirty))
+        if sqlite:
+            index.drop(conn)
+        session.execute(delete(MetricDaily))
+        written, leftover = 0, set(kinds)
+        if sql:
+            work = SqlRollups(session, catalog, directory)
+            try:
+                for source, date_field in kinds:
+                    say(f"{source} by {date_field} (in the database)")
+                    bases = catalog.bases_for(source, date_field)
+                    query = work.aggregate(source, date_field, bases)
+                    if query is not None:
+                        leftover.discard((source, date_field))
+                        written += conn.exec_driver_sql(
+                            "INSERT INTO metric_daily (person_id, metric, day, value, team_key) "
+                            + query
+                        ).rowcount
+            finally:
+                work.close()
+        scanner = Scanner(session, catalog, directory, None)
+        if leftover:
+            say(", ".join(f"{s} by {f}" for s, f in sorted(leftover)) + " (in Python)")
+            # owner-less records count as unmapped
+            scanner.scan(owners=None, lo=None, hi=None, only=leftover)
+            written += _insert(session, scanner.values, scanner.values.keys(), directory)
+        if sqlite:
+            say("indexing")
+            index.create(conn)
+        say("counting")
+        person_days = conn.exec_driver_sql(
+            "SELECT count(*) FROM (SELECT DISTINCT person_id, day FROM metric_daily) d"
+        ).scalar_one()
+        unmapped = scanner.unmapped + (_unmapped(session, catalog, leftover) if sql else 0)
+    return RefreshResult(int(person_days), written, int(marks), unmapped)
+
+
+def _unmapped(session: Session, catalog: Catalog, scanned: set[tuple[Source, str]]) -> int:
+    """Live records placed by their first date field whose owner maps to no person, for
+    the kinds not already counted by a Python scan (index seeks on the owner)."""
+    conn = session.connection()
+    total = 0
+    primary: tuple[tuple[Source, str], ...] = (
+        ("activities", "occurred_at"),
+        ("deals", "created_at"),
+    )
+    for source, date_field in primary:
+        if (source, date_field) in scanned or date_field not in catalog.date_fields(source):
+            continue
+        live = f"NOT a.deleted AND a.{date_field} IS NOT NULL"
+        total += conn.exec_driver_sql(
+            f"SELECT (SELECT count(*) FROM {source} a WHERE a.owner_id IS NULL AND {live}) + "
+            f"(SELECT count(*) FROM crm_users u CROSS JOIN {source} a "
+            f"WHERE u.person_id IS NULL AND a.owner_id = u.id AND {live})"
+        ).scalar_one()
+    return int(total)

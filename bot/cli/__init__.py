@@ -19,12 +19,24 @@ from bot.cli import (
     metric,
     migrate,
     preview,
+    rollups,
     run,
     sync,
 )
 
 # Order here is the order in `drumbeat --help`.
-COMMAND_MODULES = (migrate, check_config, sync, run, demo, preview, metric, export, alerts)
+COMMAND_MODULES = (
+    migrate,
+    check_config,
+    sync,
+    rollups,
+    run,
+    demo,
+    preview,
+    metric,
+    export,
+    alerts,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -1,0 +1,198 @@
+"""Rollups computed inside the database: one INSERT … SELECT … GROUP BY per record kind.
+
+The catalog's bases are Python callables over a few fields of a record (kind, outcome,
+direction; amount and currency ...). Most records share a handful of distinct field values
+(*signatures*), so for each (source, date field):
+
+1. ``SELECT DISTINCT`` the fields the bases read; if there are at most `MAX_SIGNATURES`, each
+   signature's contributions are computed in Python with the same code as the Python scan
+   (`rollup_scan._Contributions`) and stored in a temp table (fields, metric, value). With
+   more (deals closed: the cycle time reads both timestamps), the caller scans in Python.
+2. Owners are a temp table (owner → person, zone number, team if constant); the local day is a
+   SQL expression (`rollup_zones.local_day_sql`); a person's team on a day comes from the
+   same group row or, for people who moved, from a temp table of team pieces.
+3. ``SELECT person, metric, local day, SUM(value) … GROUP BY 1, 2, 3 HAVING SUM(value) <> 0``
+   joins records, owners and contributions (NULL-safe: ``IS`` on SQLite; a text key of the row
+   on PostgreSQL, so the join can hash).
+
+`SqlRollups.aggregate` returns that SELECT for the whole table; the full rebuild inserts it
+into `metric_daily`. (Incremental refreshes stay on the Python scan: for a few thousand
+person-days the signature and temp-table overhead costs more than it saves; measured in
+docs/metrics.md.) Temp tables are dropped by `close()`; all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from metrics.catalog import Base, Catalog, Source
+from metrics.rollup_scan import Directory, _contributions
+from metrics.rollup_zones import local_day_sql, team_pieces, zone_dispatch
+
+MAX_SIGNATURES = 5000
+OWNER, TEAM, CONTRIB = "tmp_rollup_owner", "tmp_rollup_team", "tmp_rollup_contrib"
+
+
+@contextmanager
+def sqlite_tuned(session: Session, *, threads: int = 0, kib: int = 262_144) -> Iterator[None]:
+    """While rollups run on SQLite: a bigger page cache (a refresh's scattered deletes and
+    inserts in a large `metric_daily` re-read the same index pages; the rebuild's GROUP BY
+    sorts in memory up to that size) and optionally sorter worker threads; both restored."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    workers = conn.exec_driver_sql("PRAGMA threads").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{kib}")
+    conn.exec_driver_sql(f"PRAGMA threads = {threads}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
+        conn.exec_driver_sql(f"PRAGMA threads = {int(workers or 0)}")
+
+
+class SqlRollups:
+    """Temp tables describing owners and teams, and the aggregation SQL built on them."""
+
+    def __init__(self, session: Session, catalog: Catalog, directory: Directory) -> None:
+        self.session, self.catalog, self.directory = session, catalog, directory
+        self.conn: Connection = session.connection()
+        self.sqlite = self.conn.dialect.name == "sqlite"
+        self.mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        self.zones = sorted({z.key for z in directory.zone.values()})
+        self._created: list[str] = []
+        zone_of = {name: i for i, name in enumerate(self.zones)}
+        self._create(
+            OWNER,
+            "owner_id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, zone INTEGER NOT NULL, "
+            "team_key VARCHAR(64), multi INTEGER NOT NULL",
+        )
+        self._create(
+            TEAM,
+            "person_id INTEGER NOT NULL, from_day DATE NOT NULL, team_key VARCHAR(64), "
+            "PRIMARY KEY (person_id, from_day)",
+        )
+        owners, teams = [], []
+        pieces_of: dict[int, list[tuple[dt.date, str | None]]] = {}
+        for owner_id, person_id in directory.owner_person.items():
+            pieces = pieces_of.get(person_id)
+            if pieces is None:
+                pieces = pieces_of[person_id] = team_pieces(directory.spans.get(person_id, []))
+                if len(pieces) > 1:
+                    teams += [(person_id, self.day(d), t) for d, t in pieces]
+            multi = len(pieces) > 1
+            zone = zone_of[directory.zone[person_id].key]
+            owners.append((owner_id, person_id, zone, None if multi else pieces[0][1], int(multi)))
+        self._fill(OWNER, 5, owners)
+        self._fill(TEAM, 3, teams)
+
+    def day(self, day: dt.date) -> Any:
+        return day.isoformat() if self.sqlite else day
+
+    def _create(self, name: str, columns: str) -> None:
+        self._drop(name)
+        self.conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({columns})")
+        self._created.append(name)
+
+    def _drop(self, name: str) -> None:
+        schema = "temp" if self.sqlite else "pg_temp"
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+
+    def _fill(self, name: str, width: int, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            marks = ", ".join([self.mark] * width)
+            self.conn.exec_driver_sql(f"INSERT INTO {name} VALUES ({marks})", rows)
+
+    def close(self) -> None:
+        for name in reversed(self._created):
+            self._drop(name)
+        self._created.clear()
+
+    def aggregate(self, source: Source, date_field: str, bases: list[Base]) -> str | None:
+        """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, in
+        primary-key order, for `bases` (all of one source and date field); None when the
+        records have too many distinct signatures for SQL (scan them in Python)."""
+        fields = sorted({f for b in bases for f in b.fields})
+        live = f"NOT a.deleted AND a.{date_field} IS NOT NULL"
+        columns = ", ".join(f"a.{f}" for f in fields) or "1"
+        signatures = self.conn.exec_driver_sql(
+            f"SELECT DISTINCT {columns} FROM {source} a WHERE {live} LIMIT {MAX_SIGNATURES + 1}"
+        ).fetchall()
+        if len(signatures) > MAX_SIGNATURES:
+            return None
+        metrics = sorted(b.name for b in bases)  # index order = name order = key order
+        index = {name: i for i, name in enumerate(metrics)}
+        contribute = _contributions(bases, fields)
+        rows = [
+            (*sig, name, index[name], value)
+            for sig in (tuple(s) if fields else () for s in signatures)
+            for name, value in contribute(sig)
+        ]
+        key = "CAST(NULL AS TEXT) AS sig_key" if not self.sqlite else "NULL AS sig_key"
+        self._drop(CONTRIB)
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {CONTRIB} AS SELECT "
+            + "".join(f"a.{f}, " for f in fields)
+            + "CAST(NULL AS VARCHAR(64)) AS metric, CAST(NULL AS INTEGER) AS mi, "
+            f"CAST(NULL AS FLOAT) AS value, {key} FROM {source} a WHERE 1 = 0"
+        )
+        if CONTRIB not in self._created:
+            self._created.append(CONTRIB)
+        names = ", ".join([*fields, "metric", "mi", "value"])
+        marks = ", ".join([self.mark] * (len(fields) + 3))
+        if rows:
+            self.conn.exec_driver_sql(f"INSERT INTO {CONTRIB} ({names}) VALUES ({marks})", rows)
+        if not fields:
+            match = "1 = 1"
+        elif self.sqlite:
+            self.conn.exec_driver_sql(
+                f"CREATE INDEX temp.ix_{CONTRIB} ON {CONTRIB} ({', '.join(fields)})"
+            )
+            match = " AND ".join(f"c.{f} IS a.{f}" for f in fields)
+        else:
+            self.conn.exec_driver_sql(
+                f"UPDATE {CONTRIB} SET sig_key = ROW({', '.join(fields)})::text"
+            )
+            match = f"ROW({', '.join('a.' + f for f in fields)})::text = c.sig_key"
+        zones = self.zones or ["UTC"]  # no people: no owners, no rows either way
+        source_sql = f"{source} a CROSS JOIN {OWNER} o CROSS JOIN {CONTRIB} c"
+        where = f"{live} AND o.owner_id = a.owner_id AND {match}"
+        team = (
+            "CASE WHEN g.multi = 0 THEN g.team ELSE "
+            f"(SELECT t.team_key FROM {TEAM} t WHERE t.person_id = g.person_id "
+            "AND t.from_day <= g.day ORDER BY t.from_day DESC LIMIT 1) END"
+        )
+        sums = "SUM(c.value) AS value, MAX(o.team_key) AS team, MAX(o.multi) AS multi"
+        if not self.sqlite:
+            day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=False)
+            grouped = (
+                f"SELECT o.person_id AS person_id, c.metric AS metric, {day} AS day, {sums} "
+                f"FROM {source_sql} WHERE {where} GROUP BY 1, 2, 3 HAVING SUM(c.value) <> 0"
+            )
+            return f"SELECT g.person_id, g.metric, g.day, g.value, {team} FROM ({grouped}) g"
+        # SQLite sorts for GROUP BY: one integer key (person, metric index, Julian day
+        # number) sorts about a third faster than the three columns.
+        day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=True, julian=True)
+        span = 1 << 22  # Julian day numbers < 4,194,304 (year 6700)
+        width = len(metrics) * span
+        grouped = (
+            f"SELECT (o.person_id * {len(metrics)} + c.mi) * {span} + {day} AS k, {sums} "
+            f"FROM {source_sql} WHERE {where} GROUP BY 1 HAVING SUM(c.value) <> 0"
+        )
+        metric = zone_dispatch(
+            f"((g.k / {span}) % {len(metrics)})",
+            ["'" + m.replace("'", "''") + "'" for m in metrics],
+        )
+        decoded = (
+            f"SELECT g.k / {width} AS person_id, {metric} AS metric, date(g.k % {span}) AS day, "
+            f"g.value AS value, g.team AS team, g.multi AS multi FROM ({grouped}) g"
+        )
+        return f"SELECT g.person_id, g.metric, g.day, g.value, {team} FROM ({decoded}) g"

@@ -1,0 +1,187 @@
+"""The in-database rollup path (`metrics.rollup_sql`) against the Python scan, on both
+engines: the same rows, teams and unmapped counts, at the time-zone and team edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from metrics import rollup_sql
+from metrics.config import MetricConfig, MetricsConfig, PersonConfig
+from metrics.directory import apply_directory
+from metrics.rollup_zones import team_pieces, transitions
+from metrics.rollups import rebuild_rollups, refresh_rollups
+from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def _config() -> MetricsConfig:
+    base = config()
+    raj = PersonConfig(
+        email="raj@acme.test", name="Raj", role="rep", team="ae", timezone="Asia/Kolkata"
+    )
+    extra = MetricConfig(
+        name="inbound_emails",
+        kind="input",
+        source="activities",
+        filter={"kind": "email", "direction": "inbound"},
+    )
+    won_eur = MetricConfig(
+        name="eur_bookings",
+        kind="output",
+        unit="currency",
+        source="deals",
+        date_field="closed_at",
+        filter={"currency": "EUR", "is_won": True},
+        aggregation="sum",
+        value_field="amount",
+    )
+    return base.model_copy(
+        update={"people": (*base.people, raj), "metrics": (*base.metrics, extra, won_eur)}
+    )
+
+
+def _populate(session: Session, cfg: MetricsConfig) -> Org:
+    org = Org(session, cfg, dt.date(2026, 10, 1))
+    # US fall-back night: 23:30 CST on Nov 1 is 05:30Z on Nov 2; 00:30 the next day.
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 1, 23, 30), outcome="connected")
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 2, 0, 30), duration_seconds=95)
+    org.activity("dana", "call", local(CHICAGO, 2026, 10, 31, 23, 30), duration_seconds=0)
+    org.activity("dana", "email", local(CHICAGO, 2026, 11, 1, 1, 30), direction="inbound")
+    org.activity("dana", "email", local(CHICAGO, 2026, 11, 1, 1, 30, 0), direction="outbound")
+    # The last fraction of a second of a local day (SQLite rounds fractions to ms).
+    org.activity("dana", "call", dt.datetime(2026, 11, 3, 5, 59, 59, 999_900, tzinfo=dt.UTC))
+    # Berlin left summer time on Oct 25: 23:30 CET is 22:30Z the same day.
+    org.activity("lee", "email", local(BERLIN, 2026, 10, 25, 23, 30))
+    org.activity("lee", "email", local(BERLIN, 2026, 10, 26, 0, 15))
+    # Half-hour zone: 00:10 IST on Nov 5 is 18:40Z on Nov 4.
+    org.activity("raj", "call", local(KOLKATA, 2026, 11, 5, 0, 10))
+    org.activity("raj", "call", local(KOLKATA, 2026, 11, 4, 23, 50))
+    booked = local(KOLKATA, 2026, 11, 2, 23, 45)
+    org.activity(
+        "raj",
+        "meeting",
+        local(KOLKATA, 2026, 11, 6, 10, 0),
+        booked_at=booked,
+        outcome="completed",
+        subject="Demo call",
+    )
+    org.activity("sam", "call", local(CHICAGO, 2026, 11, 4, 12, 0), deleted=True)
+    org.activity("ghost", "call", local(CHICAGO, 2026, 11, 4, 12, 0))  # unmapped owner
+    org.activity("ghost", "email", local(CHICAGO, 2026, 11, 4, 13, 0))
+    created = local(CHICAGO, 2026, 10, 20, 9, 0)
+    org.deal(
+        "dana",
+        created,
+        amount=1000,
+        currency="EUR",
+        closed=local(CHICAGO, 2026, 11, 1, 23, 0),
+        won=True,
+    )
+    org.deal("dana", created, amount=500, currency="GBP")  # no rate: excluded
+    org.deal("lee", created, amount=250.5, closed=local(BERLIN, 2026, 10, 25, 23, 59), won=False)
+    org.deal("ghost", created, amount=10)
+    return org
+
+
+def _move_dana(session: Session, cfg: MetricsConfig) -> MetricsConfig:
+    moved = cfg.model_copy(
+        update={
+            "people": tuple(
+                p.model_copy(update={"team": "ae"}) if p.email == "dana@acme.test" else p
+                for p in cfg.people
+            )
+        }
+    )
+    apply_directory(session, moved, today=dt.date(2026, 11, 2))  # moves at local midnight
+    return moved
+
+
+@pytest.mark.parametrize("limit", [rollup_sql.MAX_SIGNATURES, 1])
+def test_rebuild_in_database_equals_python_scan(
+    session: Session, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """With limit 1 every record kind with more than one signature falls back to the
+    Python scan inside the in-database rebuild."""
+    monkeypatch.setattr(rollup_sql, "MAX_SIGNATURES", limit)
+    cfg = _config()
+    org = _populate(session, cfg)
+    cfg = _move_dana(session, cfg)
+    python = rebuild_rollups(session, config=cfg, sql=False)
+    expected = snapshot(session)
+    in_db = rebuild_rollups(session, config=cfg)
+    assert snapshot(session) == expected
+    assert (in_db.rows_written, in_db.unmapped_records) == (
+        python.rows_written,
+        python.unmapped_records,
+    )
+    assert in_db.unmapped_records == 3  # the ghost's call, email and deal
+    assert in_db.person_days == len({(p, d) for p, _, d in expected})
+    dana, raj = org.person["dana"], org.person["raj"]
+    assert expected[(dana, "calls", dt.date(2026, 11, 1))] == (1.0, "sdr")  # before the move
+    assert expected[(dana, "calls", dt.date(2026, 11, 2))] == (2.0, "ae")  # 00:30 + 23:59:59.99
+    assert (raj, "calls", dt.date(2026, 11, 4)) in expected
+    assert expected[(raj, "calls", dt.date(2026, 11, 5))][0] == 1.0
+    assert expected[(raj, "meetings_booked", dt.date(2026, 11, 2))][0] == 1.0
+    assert expected[(dana, "inbound_emails", dt.date(2026, 11, 1))][0] == 1.0
+    assert expected[(dana, "eur_bookings", dt.date(2026, 11, 1))][0] == pytest.approx(1100.0)
+
+
+def test_incremental_refreshes_equal_the_in_database_rebuild(session: Session) -> None:
+    cfg = _config()
+    org = _populate(session, cfg)
+    first = refresh_rollups(session, config=cfg)
+    assert first.unmapped_records == 2  # the ghost's dirty owner-days (Nov 4 UTC, Oct 20)
+    cfg = _move_dana(session, cfg)
+    late = org.activity("dana", "call", local(CHICAGO, 2026, 11, 2, 23, 30))
+    org.activity("lee", "call", local(BERLIN, 2026, 10, 25, 0, 30))
+    late.deleted = True
+    session.flush()
+    refresh_rollups(session, config=cfg)
+    incremental = snapshot(session)
+    assert rebuild_rollups(session, config=cfg).unmapped_records == 3
+    assert snapshot(session) == incremental
+
+
+def test_zone_transitions_and_team_pieces() -> None:
+    instants, offsets = transitions("America/Chicago")
+    fall_back = int(dt.datetime(2026, 11, 1, 7, tzinfo=dt.UTC).timestamp())
+    i = instants.index(fall_back)
+    assert (offsets[i], offsets[i + 1]) == (-5 * 3600, -6 * 3600)
+    assert transitions("Asia/Kolkata") == ((), (19800,))
+    spans = [
+        (dt.date(1970, 1, 1), dt.date(2026, 11, 2), "sdr"),
+        (dt.date(2026, 11, 2), None, "ae"),
+    ]
+    assert team_pieces(spans) == [(dt.date.min, "sdr"), (dt.date(2026, 11, 2), "ae")]
+    assert team_pieces([(dt.date(1970, 1, 1), None, "sdr")]) == [(dt.date.min, "sdr")]
+    gap: list[tuple[dt.date, dt.date | None, str]] = [
+        (dt.date(2026, 1, 1), dt.date(2026, 2, 1), "a")
+    ]
+    assert team_pieces(gap) == [
+        (dt.date.min, None),
+        (dt.date(2026, 1, 1), "a"),
+        (dt.date(2026, 2, 1), None),
+    ]
+
+
+def test_a_rolled_back_rebuild_leaves_rollups_and_indexes_as_they_were(
+    session: Session,
+) -> None:
+    """The SQLite rebuild drops and recreates the team index; rolled back, nothing of it
+    may stick (a DROP INDEX before the transaction opens would commit on its own)."""
+    cfg = _config()
+    _populate(session, cfg)
+    refresh_rollups(session, config=cfg)
+    session.commit()
+    before = snapshot(session)
+    rebuild_rollups(session, config=cfg.model_copy(update={"metrics": ()}))
+    session.rollback()
+    assert snapshot(session) == before
+    indexes = {i["name"] for i in inspect(session.get_bind()).get_indexes("metric_daily")}
+    assert "ix_metric_daily_team" in indexes
