@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
@@ -21,7 +23,9 @@ from bot.ratelimit import RateLimiter
 from bot.slack_calls import SlackCaller
 from metrics.clock import Clock
 from metrics.models import Person
+from metrics.rezone import mark_rezoned
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 200
 SLACKBOT = "USLACKBOT"
 
@@ -43,6 +47,7 @@ class SyncReport:
     skipped: int = 0  # deleted, bots, no email
     matched: int = 0
     updated: int = 0
+    rezoned: int = 0  # people whose effective zone moved with their Slack profile
     conflicts: list[str] = field(default_factory=list)  # "email: U123 already used by ..."
     unmatched_people: list[str] = field(default_factory=list)
 
@@ -68,7 +73,8 @@ async def fetch_users(
             if not human or member.get("id") == SLACKBOT or not email:
                 skipped += 1
             else:
-                users.append(SlackUser(str(member["id"]), str(email).lower(), member.get("tz")))
+                tz = _zone(member.get("tz"))
+                users.append(SlackUser(str(member["id"]), str(email).lower(), tz))
         cursor = (out.data.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             return users, skipped
@@ -80,6 +86,7 @@ def apply_users(session: Session, users: list[SlackUser], *, now: dt.datetime) -
     by_email = {u.email: u for u in users}
     people = list(session.scalars(select(Person)))
     holders = {p.slack_user_id: p for p in people if p.slack_user_id}
+    rezoned: list[int] = []
     for person in people:
         user = by_email.get(person.email.lower())
         if user is None:
@@ -94,12 +101,28 @@ def apply_users(session: Session, users: list[SlackUser], *, now: dt.datetime) -
         if (person.slack_user_id, person.slack_timezone) != (user.id, user.tz):
             if person.slack_user_id:
                 holders.pop(person.slack_user_id, None)
+            if person.slack_timezone != user.tz and not person.timezone_override:
+                rezoned.append(person.id)
             person.slack_user_id, person.slack_timezone = user.id, user.tz
             person.updated_at = now
             holders[user.id] = person
             report.updated += 1
     session.flush()
+    report.rezoned = len(rezoned)
+    mark_rezoned(session, rezoned)  # their rollups move to the new local days
     return report
+
+
+def _zone(name: Any) -> str | None:
+    """Slack's profile zone if it is a zone this machine knows, else None (org default)."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("ignoring unknown Slack time zone %r", name[:64])
+        return None
+    return name
 
 
 async def sync_directory(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from metrics.config import MetricsConfig
 from metrics.models import CrmUser, Person, Team, TeamMembership
+from metrics.rezone import mark_rezoned
 
 SINCE_ALWAYS = dt.date(1970, 1, 1)
 
@@ -26,6 +27,7 @@ class DirectoryChanges:
     people_updated: int
     people_deactivated: int
     team_moves: int
+    rezoned: int = 0  # people whose effective time zone changed (their rollups re-placed)
 
 
 def apply_directory(session: Session, cfg: MetricsConfig, *, today: dt.date) -> DirectoryChanges:
@@ -38,6 +40,7 @@ def apply_directory(session: Session, cfg: MetricsConfig, *, today: dt.date) -> 
     session.flush()
 
     people = {p.email: p for p in session.scalars(select(Person))}
+    zones_before = {p.id: person_timezone(p, cfg.org.timezone) for p in people.values()}
     added = updated = moves = 0
     for person_cfg in cfg.people:
         person = people.get(person_cfg.email)
@@ -83,7 +86,13 @@ def apply_directory(session: Session, cfg: MetricsConfig, *, today: dt.date) -> 
             person.active = False
             deactivated += 1
     session.flush()
-    return DirectoryChanges(len(cfg.teams), added, updated, deactivated, moves)
+    rezoned = [
+        p.id
+        for p in people.values()
+        if p.id in zones_before and zones_before[p.id] != person_timezone(p, cfg.org.timezone)
+    ]
+    mark_rezoned(session, rezoned)
+    return DirectoryChanges(len(cfg.teams), added, updated, deactivated, moves, len(rezoned))
 
 
 def _move(session: Session, person: Person, team_key: str | None, today: dt.date) -> int:

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.directory_sync import sync_directory
+from bot.directory_sync import _zone, sync_directory
 from bot.ratelimit import RateLimiter
 from bot.sandbox.users import generate_users, user_id_for
 from bot.slack_calls import SlackCaller
@@ -51,3 +51,12 @@ def test_sync_maps_people_by_email_and_skips_deleted_users_and_bots(
     assert people["nobody@bigco.example"].slack_user_id is None
     assert "nobody@bigco.example" in report.unmatched_people  # type: ignore[attr-defined]
     assert report.skipped == 500 // 97 + 500 // 211 + 1  # type: ignore[attr-defined]
+
+
+def test_unknown_slack_zones_fall_back_to_the_org_default() -> None:
+    assert _zone("Europe/Berlin") == "Europe/Berlin"
+    assert _zone("Mars/Olympus_Mons") is None
+    assert _zone("../../etc/passwd") is None
+    assert _zone("") is None
+    assert _zone(None) is None
+    assert _zone(42) is None
