@@ -8,7 +8,11 @@ It prints one JSON line `{"events_url": ...}` when listening, then answers JSON 
 from stdin, one per line, with one JSON line each on stdout:
 
     {"cmd": "drain", "in_flight": 16, "limits": true}  -> {"handled", "wall", "cpu"}
+    {"cmd": "bare", "count": N, "in_flight": 16}       -> {"sent", "wall", "cpu"}: N
+                          scoreboard payloads posted by the bare client (no outbox at all)
     {"cmd": "rss"}                                      -> {"peak_rss_mb", "rss_mb", "cpu"}
+    {"cmd": "profile", "on": true|false}                -> cProfile the /metric runs into
+                                                           $BENCH_PROFILE.metric (when set)
     {"cmd": "quit"}
 """
 
@@ -27,16 +31,21 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks, create_app
 from bot.http import start_http
 from bot.ratelimit import RateLimiter
+from bot.reconcile import delivery_metadata
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.slack_client import make_http_session, make_slack_client
 from metrics.clock import TravellingClock
 from metrics.store import make_engine, make_session_factory
 from rhythms.config import parse_org_config
+from rhythms.models import Delivery
 
 TOKEN = "xoxb-bench-token"
 SIGNING_SECRET = "bench-signing-secret-0123456789"
@@ -97,6 +106,13 @@ async def serve(args: argparse.Namespace) -> None:
                 break
             if command["cmd"] == "rss":
                 _say({**_memory_mb(), "cpu": time.process_time()})
+            elif command["cmd"] == "profile":  # around the /metric runs (BENCH_PROFILE=FILE)
+                if profile is not None and command.get("on"):
+                    profile.enable()
+                elif profile is not None:
+                    profile.disable()
+                    profile.dump_stats(os.environ["BENCH_PROFILE"] + ".metric")
+                _say({"profiling": profile is not None and bool(command.get("on"))})
             elif command["cmd"] == "drain":
                 sender = Sender(
                     client=client,
@@ -121,11 +137,49 @@ async def serve(args: argparse.Namespace) -> None:
                         "cpu": time.process_time() - cpu,
                     }
                 )
+            elif command["cmd"] == "bare":
+                _say(await _bare_posts(client, factory, command))
     finally:
         await tasks.drain()
         await server.stop()
         await session.close()
         engine.dispose()
+
+
+async def _bare_posts(
+    client: AsyncWebClient, factory: sessionmaker[Session], command: dict[str, Any]
+) -> dict[str, Any]:
+    """The delivery baseline: the same chat.postMessage calls the sender makes, with no
+    claiming, recording or retry logic — what this client and this sandbox can do at all
+    on this machine. `count` posts cycle through the first 500 scoreboard payloads (read
+    beforehand, untimed; few, so the bot's peak RSS is not the baseline's)."""
+    with factory() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.recipient, Delivery.payload)
+            .where(Delivery.rhythm == "daily_scoreboard")
+            .order_by(Delivery.id)
+            .limit(500)
+        ).all()
+    total = int(command["count"])
+    queue = list(range(total - 1, -1, -1))
+    sent = 0
+
+    async def worker() -> None:
+        nonlocal sent
+        while queue:
+            delivery_id, recipient, payload = rows[queue.pop() % len(rows)]
+            answer = await client.chat_postMessage(
+                channel=recipient,
+                text=payload["text"],
+                blocks=payload.get("blocks"),
+                metadata=delivery_metadata(delivery_id),
+                unfurl_links=False,
+            )
+            sent += bool(answer.get("ok"))
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(int(command.get("in_flight", 16)))))
+    return {"sent": sent, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
 
 
 def main() -> None:

@@ -6,9 +6,14 @@ the Bolt app over HTTP plus the outbox sender), talking real HTTP on loopback:
 
 1. one `RhythmEngine.tick()` queues every rep's scoreboard DM (compute + compose + outbox);
 2. the sender drains them with the sandbox's limits off (messages/s including the outbox
-   bookkeeping; the child's CPU ms per message); baseline: one DM at a time on a subset;
+   bookkeeping; the child's and the sandbox's CPU ms per message); the ceiling: the same
+   number of DMs posted by the bare client, no outbox; baseline: one DM at a time on a subset;
 3. `/metric calls this week vs last period`, signed, 50 concurrent, timed from sending the
-   request until the answer reaches the sandbox's `response_url` (not just the ack);
+   request until the answer arrives: in the ack's body (the bot answers there when ready
+   within its budget; the driver hands it to the sandbox once the whole body is read) or
+   at the sandbox's `response_url`, whichever carries it; then the same with
+   `METRIC_REPLICAS` bot processes on the same database, the driver spreading the 50
+   workers over them (HTTP mode's load balancer);
 4. a subset re-sent with Slack's real limits on (600 chat.postMessage/min workspace-wide,
    10 s of burst): wall time / the limits' floor;
 5. the child's peak RSS over all of it.
@@ -18,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,12 +48,17 @@ CONCURRENCY = 50
 QUERY = "calls this week vs last period"
 
 
+METRIC_REPLICAS = 2  # bot processes in the second /metric run (the machine has 2 cores)
+Arrival = tuple[float, bool]  # (when, whether it is an answer with blocks)
+
+
 class _Arrivals(list[dict[str, Any]]):
-    """`state.responses` that also tells the benchmark when each response_url post lands."""
+    """`state.responses` that also tells the benchmark when each reply is shown: an ack
+    body the driver hands over, or a response_url post."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.waiters: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[float]]] = {}
+        self.waiters: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Arrival]]] = {}
         self.lock = threading.Lock()
 
     def append(self, post: dict[str, Any]) -> None:
@@ -56,12 +68,12 @@ class _Arrivals(list[dict[str, Any]]):
             waiter = self.waiters.pop(str(post.get("user")), None)
         if waiter is not None:
             loop, future = waiter
-            loop.call_soon_threadsafe(_settle, future, arrived)
+            loop.call_soon_threadsafe(_settle, future, (arrived, bool(post.get("blocks"))))
 
 
-def _settle(future: asyncio.Future[float], arrived: float) -> None:
+def _settle(future: asyncio.Future[Arrival], arrival: Arrival) -> None:
     if not future.done():
-        future.set_result(arrived)
+        future.set_result(arrival)
 
 
 class _Bot:
@@ -118,51 +130,59 @@ def _requeue(path: Path, count: int) -> None:
         )
 
 
+@dataclass
+class _MetricRun:
+    answers: list[float]  # seconds from sending the request to the answer shown
+    failures: int  # no answer within 30 s, an error status, or a reply without the numbers
+    in_ack: int  # answers that came in the ack's body (the rest via the response_url)
+    wall: float
+    driver_cpu: float  # CPU seconds of this process (driver + sandbox) over the run
+
+
 async def _metric_latencies(
     sandbox: SlackSandbox,
     arrivals: _Arrivals,
-    events_url: str,
+    events_urls: list[str],
     users: list[str],
     total: int,
     concurrency: int,
-) -> tuple[list[float], list[float], int]:
-    """(answer latencies, ack latencies, failures) of `total` /metric requests,
-    `concurrency` at once."""
+) -> _MetricRun:
+    """`total` /metric requests, `concurrency` at once (closed loop), worker k always
+    posting to `events_urls[k % len(events_urls)]`."""
     loop = asyncio.get_running_loop()
-    answers: list[float] = []
-    acks: list[float] = []
-    failures = 0
+    run = _MetricRun([], 0, 0, 0.0, 0.0)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(total):
         queue.put_nowait(i)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        driver = BotDriver(
-            sandbox, bot_url=events_url, signing_secret=SIGNING_SECRET, session=session
-        )
+        drivers = [
+            BotDriver(sandbox, bot_url=url, signing_secret=SIGNING_SECRET, session=session)
+            for url in events_urls
+        ]
 
-        async def worker() -> None:
-            nonlocal failures
+        async def worker(driver: BotDriver) -> None:
             while not queue.empty():
                 i = queue.get_nowait()
                 user = users[i % len(users)]  # the 50 in flight are distinct users
-                future: asyncio.Future[float] = loop.create_future()
+                future: asyncio.Future[Arrival] = loop.create_future()
                 with arrivals.lock:
                     arrivals.waiters[user] = (loop, future)
                 started = time.perf_counter()
                 reply = await driver.slash_command("/metric", QUERY, user=user, channel="C0BENCH")
-                acks.append(reply.elapsed)
                 try:
-                    arrived = await asyncio.wait_for(future, 30)
+                    arrived, numbers = await asyncio.wait_for(future, 30)
                 except TimeoutError:
-                    failures += 1
+                    run.failures += 1
                     continue
-                if reply.status != 200:
-                    failures += 1
-                answers.append(arrived - started)
+                run.failures += reply.status != 200 or not numbers
+                run.in_ack += bool(reply.body.strip())
+                run.answers.append(arrived - started)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return answers, acks, failures
+        cpu, began = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker(drivers[k % len(drivers)]) for k in range(concurrency)))
+        run.wall, run.driver_cpu = time.perf_counter() - began, time.process_time() - cpu
+    return run
 
 
 def run(ctx: Context) -> list[Result]:
@@ -190,22 +210,10 @@ def run(ctx: Context) -> list[Result]:
             bot = _Bot(url, config, sandbox.api_url, sb_bench.AT.isoformat())
             try:
                 results += _delivery(bot, path, reps, baseline_n)
-                print("  /metric one at a time ...", file=sys.stderr, flush=True)
-                alone = asyncio.run(
-                    _metric_latencies(sandbox, arrivals, bot.events_url, users, 200, 1)
+                metric_results, rss_mid = _metric(
+                    sandbox, arrivals, bot, (url, config), users, metric_n
                 )
-                print(f"  /metric x {metric_n:,}, {CONCURRENCY} concurrent ...", file=sys.stderr)
-                before = bot.ask(cmd="rss")
-                began = time.perf_counter()
-                loaded = asyncio.run(
-                    _metric_latencies(
-                        sandbox, arrivals, bot.events_url, users, metric_n, CONCURRENCY
-                    )
-                )
-                wall = time.perf_counter() - began
-                rss_mid = bot.ask(cmd="rss")
-                cpu_ms = (rss_mid["cpu"] - before["cpu"]) / metric_n * 1000
-                results += _metric_results(loaded, alone, reps, cpu_ms, metric_n / wall)
+                results += metric_results
                 print(f"  limits on: {limited_n} DMs ...", file=sys.stderr, flush=True)
                 sandbox.limits = RateLimits()
                 _requeue(path, limited_n)
@@ -245,14 +253,25 @@ def run(ctx: Context) -> list[Result]:
 
 
 def _delivery(bot: _Bot, path: Path, reps: int, baseline_n: int) -> list[Result]:
+    """Limits off: the outbox drain, the bare client's ceiling on the same payloads, and one
+    DM at a time. This process's CPU over each run is the sandbox's (the driver only waits)."""
     print(f"  limits off: draining {reps:,} DMs ...", file=sys.stderr, flush=True)
+    load = os.getloadavg()[0]
+    here = time.process_time()
     fast = bot.ask(cmd="drain", in_flight=16, limits=True)
+    sandbox_ms = (time.process_time() - here) / max(1, fast["sent"]) * 1000
     if fast["sent"] != reps:
         raise SystemExit(f"expected {reps} DMs sent, got {fast}")
+    print(f"  ceiling: the bare client posts {reps:,} DMs ...", file=sys.stderr, flush=True)
+    bare_load = os.getloadavg()[0]
+    here = time.process_time()
+    bare = bot.ask(cmd="bare", count=reps, in_flight=16)
+    bare_sandbox_ms = (time.process_time() - here) / max(1, bare["sent"]) * 1000
     print(f"  baseline: {baseline_n} DMs one at a time ...", file=sys.stderr, flush=True)
     _requeue(path, baseline_n)
     one = bot.ask(cmd="drain", in_flight=1, limits=True)
     rate, one_rate = fast["sent"] / fast["wall"], one["sent"] / one["wall"]
+    bare_rate = bare["sent"] / bare["wall"]
     return [
         Result(
             "delivery",
@@ -261,15 +280,24 @@ def _delivery(bot: _Bot, path: Path, reps: int, baseline_n: int) -> list[Result]
             "msg/s",
             ">= 1,500 msg/s",
             rate >= 1500,
-            f"{fast['wall']:.1f} s; 16 in flight; {rate / one_rate:.1f}x the one-at-a-time "
-            "baseline",
+            f"{fast['wall']:.1f} s; 16 in flight; load {load:.1f}; {rate / bare_rate:.0%} of the "
+            f"bare client's {bare_rate:,.0f} msg/s; {rate / one_rate:.1f}x one at a time",
         ),
         Result(
             "delivery",
             "limits off: bot CPU per message",
             fast["cpu"] / fast["sent"] * 1000,
             "ms",
-            note=f"child process CPU / messages ({fast['cpu']:.1f} s CPU)",
+            note=f"child process CPU / messages ({fast['cpu']:.1f} s CPU); the sandbox's "
+            f"{sandbox_ms:.2f} ms",
+        ),
+        Result(
+            "delivery",
+            f"ceiling: bare client, {reps:,} scoreboard DMs, no outbox",
+            bare_rate,
+            "msg/s",
+            note=f"load {bare_load:.1f}; client {bare['cpu'] / bare['sent'] * 1000:.2f} ms "
+            f"CPU/msg, sandbox {bare_sandbox_ms:.2f} ms",
         ),
         Result(
             "delivery",
@@ -281,41 +309,90 @@ def _delivery(bot: _Bot, path: Path, reps: int, baseline_n: int) -> list[Result]
     ]
 
 
+def _metric(
+    sandbox: SlackSandbox,
+    arrivals: _Arrivals,
+    bot: _Bot,
+    db_and_config: tuple[str, Path],
+    users: list[str],
+    total: int,
+) -> tuple[list[Result], dict[str, Any]]:
+    """/metric one at a time, 50 concurrent on the one bot, then on `METRIC_REPLICAS` bots;
+    the results and the first bot's memory reading after its run."""
+    print("  /metric one at a time ...", file=sys.stderr, flush=True)
+    alone = asyncio.run(_metric_latencies(sandbox, arrivals, [bot.events_url], users, 200, 1))
+    print(f"  /metric x {total:,}, {CONCURRENCY} concurrent ...", file=sys.stderr, flush=True)
+    profile = bool(os.environ.get("BENCH_PROFILE"))
+    before = bot.ask(cmd="rss")["cpu"]
+    if profile:  # BENCH_PROFILE=FILE: the bot writes FILE.metric
+        bot.ask(cmd="profile", on=True)
+    loaded = asyncio.run(
+        _metric_latencies(sandbox, arrivals, [bot.events_url], users, total, CONCURRENCY)
+    )
+    if profile:
+        bot.ask(cmd="profile", on=False)
+    rss_mid = bot.ask(cmd="rss")
+    cpu_ms = (rss_mid["cpu"] - before) / total * 1000
+    results = _metric_results(loaded, alone, 1, cpu_ms, os.getloadavg()[0])
+    print(f"  /metric on {METRIC_REPLICAS} bot processes ...", file=sys.stderr, flush=True)
+    db, config = db_and_config
+    now = sb_bench.AT.isoformat()
+    extra = [_Bot(db, config, sandbox.api_url, now) for _ in range(METRIC_REPLICAS - 1)]
+    try:
+        bots = [bot, *extra]
+        cpu = sum(b.ask(cmd="rss")["cpu"] for b in bots)
+        spread = asyncio.run(
+            _metric_latencies(
+                sandbox, arrivals, [b.events_url for b in bots], users, total, CONCURRENCY
+            )
+        )
+        cpu_ms = (sum(b.ask(cmd="rss")["cpu"] for b in bots) - cpu) / total * 1000
+    finally:
+        for b in extra:
+            b.close()
+    results += _metric_results(spread, None, METRIC_REPLICAS, cpu_ms, os.getloadavg()[0])
+    return results, rss_mid
+
+
 def _metric_results(
-    loaded: tuple[list[float], list[float], int],
-    alone: tuple[list[float], list[float], int],
-    reps: int,
-    cpu_ms: float,
-    rate: float,
+    loaded: _MetricRun, alone: _MetricRun | None, bots: int, cpu_ms: float, load: float
 ) -> list[Result]:
-    answers, acks, failures = loaded
-    p50, p99 = percentile(answers, 50) * 1000, percentile(answers, 99) * 1000
-    solo50, solo99 = percentile(alone[0], 50) * 1000, percentile(alone[0], 99) * 1000
-    return [
+    """p50 and p99 of a 50-concurrent run on `bots` processes (and the one-at-a-time
+    baseline); `cpu_ms`: the bots' CPU per request."""
+    p50, p99 = percentile(loaded.answers, 50) * 1000, percentile(loaded.answers, 99) * 1000
+    n = len(loaded.answers)
+    where = f"{bots} bot process{'es' if bots > 1 else ''}"
+    results = [
         Result(
             "metric_command",
-            f"/metric p50, {CONCURRENCY} concurrent (to response_url)",
+            f"/metric p50, {CONCURRENCY} concurrent, {where} (to the answer)",
             p50,
             "ms",
             "<= 15 ms",
             p50 <= 15,
-            f"{rate:,.0f} answers/s; bot CPU {cpu_ms:.1f} ms/request; {reps:,} reps, SQLite",
+            f"{n / loaded.wall:,.0f} answers/s; bots' CPU {cpu_ms:.2f} ms/request, driver + "
+            f"sandbox {loaded.driver_cpu / n * 1000:.2f} ms/request; load {load:.1f}; SQLite",
         ),
         Result(
             "metric_command",
-            f"/metric p99, {CONCURRENCY} concurrent (to response_url)",
+            f"/metric p99, {CONCURRENCY} concurrent, {where} (to the answer)",
             p99,
             "ms",
             "<= 50 ms",
-            p99 <= 50 and failures == 0,
-            f"{len(answers):,} answers, {failures} lost; ack alone p50 "
-            f"{percentile(acks, 50) * 1000:.0f} ms, p99 {percentile(acks, 99) * 1000:.0f} ms",
-        ),
-        Result(
-            "metric_command",
-            "/metric p50, one at a time (baseline)",
-            solo50,
-            "ms",
-            note=f"p99 {solo99:.1f} ms; {len(alone[0])} requests, {alone[2]} lost",
+            p99 <= 50 and loaded.failures == 0,
+            f"{n:,} answers, {loaded.failures} lost or wrong; {loaded.in_ack:,} in the ack's "
+            "body, the rest via response_url",
         ),
     ]
+    if alone is not None:
+        solo50, solo99 = percentile(alone.answers, 50) * 1000, percentile(alone.answers, 99) * 1000
+        results.append(
+            Result(
+                "metric_command",
+                "/metric p50, one at a time (baseline)",
+                solo50,
+                "ms",
+                note=f"p99 {solo99:.1f} ms; {len(alone.answers)} requests, {alone.failures} lost",
+            )
+        )
+    return results

@@ -14,11 +14,13 @@ reconciliation is dropped rather than overwriting the new owner's result.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Integer, String, Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from rhythms.models import Delivery
 
@@ -44,75 +46,83 @@ class Claimed:
     parent_ts: str | None = None
 
 
-def _snapshot(row: Delivery, parent: Delivery | None) -> Claimed:
-    assert row.claimed_by is not None and row.claimed_at is not None
-    return Claimed(
-        id=row.id,
-        rhythm=row.rhythm,
-        period_key=row.period_key,
-        recipient=row.recipient,
-        kind=row.kind,
-        payload=dict(row.payload),
-        attempts=row.attempts,
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        created_at=row.created_at,
-        last_error=row.error,
-        parent_channel=parent.channel if parent else None,
-        parent_ts=parent.ts if parent else None,
+# The claim's statements are built once (bound parameters, an expanding IN), so a claim
+# pays for SQL compilation from SQLAlchemy's cache, not for building expressions per call.
+_PARENT = aliased(Delivery)
+_DUE = (
+    select(Delivery.id)
+    .where(
+        Delivery.status.in_(CLAIMABLE),
+        Delivery.not_before <= bindparam("now", type_=Delivery.not_before.type),
+        or_(
+            Delivery.thread_of_id.is_(None),
+            exists().where(and_(_PARENT.id == Delivery.thread_of_id, _PARENT.status == "sent")),
+        ),
     )
+    .order_by(Delivery.not_before, Delivery.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_DUE_SKIP_LOCKED = _DUE.with_for_update(skip_locked=True, of=Delivery)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CLAIM = (
+    update(Delivery)
+    .where(Delivery.id.in_(_IDS), Delivery.status.in_(CLAIMABLE))
+    .values(
+        status="claimed",
+        claimed_by=bindparam("worker", type_=String),
+        claimed_at=bindparam("claimed_at", type_=Delivery.claimed_at.type),
+        attempts=Delivery.attempts + 1,
+    )
+    .execution_options(synchronize_session=False)
+)
+_LOAD = (
+    select(
+        Delivery.id,
+        Delivery.rhythm,
+        Delivery.period_key,
+        Delivery.recipient,
+        Delivery.kind,
+        Delivery.payload,
+        Delivery.attempts,
+        Delivery.claimed_by,
+        Delivery.claimed_at,
+        Delivery.created_at,
+        Delivery.error,
+        _PARENT.channel,
+        _PARENT.ts,
+    )  # in Claimed's field order
+    .outerjoin(_PARENT, _PARENT.id == Delivery.thread_of_id)
+    .where(
+        Delivery.id.in_(_IDS),
+        Delivery.status == "claimed",
+        Delivery.claimed_by == bindparam("worker", type_=String),
+        Delivery.claimed_at == bindparam("claimed_at", type_=Delivery.claimed_at.type),
+    )
+    .order_by(Delivery.id)
+)
 
 
 def claim_due(session: Session, *, worker: str, now: dt.datetime, limit: int) -> list[Claimed]:
     """Claim up to `limit` due deliveries for `worker`; rows whose parent is unsent wait."""
-    parent = aliased(Delivery)
-    parent_ready = or_(
-        Delivery.thread_of_id.is_(None),
-        exists().where(and_(parent.id == Delivery.thread_of_id, parent.status == "sent")),
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ids = list(
+        session.scalars(_DUE_SKIP_LOCKED if postgres else _DUE, {"now": now, "limit": limit})
     )
-    query = (
-        select(Delivery.id)
-        .where(Delivery.status.in_(CLAIMABLE), Delivery.not_before <= now, parent_ready)
-        .order_by(Delivery.not_before, Delivery.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(session.scalars(query))
     if not ids:
         return []
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status.in_(CLAIMABLE))
-        .values(
-            status="claimed",
-            claimed_by=worker,
-            claimed_at=now,
-            attempts=Delivery.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_CLAIM, {"ids": ids, "worker": worker, "claimed_at": now})
     return _load(session, ids, worker=worker, claimed_at=now)
 
 
 def _load(
     session: Session, ids: list[int], *, worker: str, claimed_at: dt.datetime
 ) -> list[Claimed]:
-    rows = session.scalars(
-        select(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.status == "claimed",
-            Delivery.claimed_by == worker,
-            Delivery.claimed_at == claimed_at,
-        )
-        .order_by(Delivery.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    parent_ids = {r.thread_of_id for r in rows if r.thread_of_id}
-    found = session.scalars(select(Delivery).where(Delivery.id.in_(parent_ids)))
-    parents = {p.id: p for p in found}
-    return [_snapshot(r, parents.get(r.thread_of_id) if r.thread_of_id else None) for r in rows]
+    """Snapshots of the rows this claim stamped, with their parents' channel and ts: one
+    Core query (plain tuples, no ORM identity map: a claim batch is cheap to load)."""
+    if not ids:
+        return []
+    rows = session.execute(_LOAD, {"ids": ids, "worker": worker, "claimed_at": claimed_at})
+    return [Claimed(*row) for row in rows]
 
 
 def take_over_stale(
@@ -170,6 +180,54 @@ def record_sent(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """One `sent` outcome for `record_sent_many`."""
+
+    delivery_id: int
+    channel: str | None
+    ts: str | None
+    sent_at: dt.datetime
+
+
+def record_sent_many(session: Session, *, worker: str, records: Sequence[SentRecord]) -> None:
+    """`record_sent` for many deliveries in one ``executemany`` (group commit). Each row is
+    still conditional on the claim (``status = 'claimed' AND claimed_by = worker``), so
+    writing a batch twice — after a commit whose answer was lost — changes nothing."""
+    if not records:
+        return
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.status == "claimed",
+            table.c.claimed_by == bindparam("b_worker"),
+        )
+        .values(
+            status="sent",
+            channel=bindparam("b_channel"),
+            ts=bindparam("b_ts"),
+            sent_at=bindparam("b_sent_at"),
+            error=None,
+        )
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "b_id": r.delivery_id,
+                "b_worker": worker,
+                "b_channel": r.channel,
+                "b_ts": r.ts,
+                "b_sent_at": r.sent_at,
+            }
+            for r in records
+        ],
+    )
 
 
 def record_failure(

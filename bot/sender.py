@@ -5,11 +5,13 @@
     await sender.drain()             # send everything due now (tests, CLI)
     await sender.run(stop_event)     # or keep draining until stopped (the bot)
 
-Claim → send → record (see docs/delivery.md). Sends run as asyncio tasks, at most
-`max_in_flight` at once, paced by `RateLimiter`; 429s wait out ``Retry-After``; 5xx, timeouts
-and dropped connections back off with jitter, and — because Slack may have posted before the
-answer was lost — look the delivery up (`bot.reconcile`) before posting again. Permanent
-errors mark the delivery dead and tell the admins once (`bot.failures`).
+Claim → send → record (see docs/delivery.md). Claims take `claim_batch` rows at a time,
+overlapping the sends; sends run as asyncio tasks, at most `max_in_flight` at once, paced by
+`RateLimiter`; outcomes are written with group commit (`bot.outcomes.OutcomeWriter`). 429s
+wait out ``Retry-After``; 5xx, timeouts and dropped connections back off with jitter, and —
+because Slack may have posted before the answer was lost — look the delivery up
+(`bot.reconcile`) before posting again. Permanent errors mark the delivery dead and tell the
+admins once (`bot.failures`).
 """
 
 from __future__ import annotations
@@ -21,17 +23,17 @@ import datetime as dt
 import logging
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
-from bot.failures import notify_admins
+from bot.outcomes import OutcomeWriter, Record
 from bot.ratelimit import RateLimiter
 from bot.reconcile import Finder, delivery_metadata, tagged_filename
 from bot.slack_calls import Outcome, SlackCaller
@@ -81,6 +83,7 @@ class Sender:
         worker_id: str | None = None,
         poll_interval: float = 1.0,
         seed: int | None = None,
+        claim_batch: int | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -92,8 +95,19 @@ class Sender:
         self.admin_channel = admin_channel
         self.worker = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.poll_interval = poll_interval
+        # rows per claim: a few sends' worth ahead of the in-flight window, so claiming is
+        # one statement per many rows while no claimed row waits long before its send
+        self.claim_batch = max(1, claim_batch or max(64, 2 * max_in_flight))
         self._rng = random.Random(seed)
         self._wake = asyncio.Event()
+        self.outcomes = OutcomeWriter(
+            session_factory,
+            worker=self.worker,
+            admin_channel=admin_channel,
+            give_up_after=self.retry.stale_claim_after.total_seconds() / 2,
+            base_delay=self.retry.base_delay,
+            max_delay=self.retry.max_delay,
+        )
         self.sent = 0
         self.dead = 0
 
@@ -122,25 +136,67 @@ class Sender:
                 waiter.cancel()
 
     async def drain(self) -> int:
-        """Send every delivery due now (including ones that fall due while draining)."""
+        """Send every delivery due now (including ones that fall due while draining); return
+        once every outcome is recorded (or, through a database outage, given up to
+        reconciliation). If a claim fails, what is already claimed is still sent and its
+        outcomes keep being recorded in the background; then the claim's error is raised."""
         handled = 0
-        in_flight: set[asyncio.Task[None]] = set()
-        refill_at = max(1, self.max_in_flight // 2)  # claim in batches, not one per slot
+        in_flight: set[asyncio.Task[asyncio.Future[bool]]] = set()
+        recorded: list[asyncio.Future[bool]] = []  # this drain's outcomes being written
+        ready: deque[claims.Claimed] = deque()
+        claiming: asyncio.Task[list[claims.Claimed]] | None = None
         exhausted = False  # the last claim found fewer rows than it asked for
+        failure: BaseException | None = None
+        wake = asyncio.Event()  # a send or a claim finished (O(1) per event, no asyncio.wait)
+
+        def sent(task: asyncio.Task[asyncio.Future[bool]]) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is None:
+                recorded.append(task.result())
+            wake.set()
+
         while True:
-            room = self.max_in_flight - len(in_flight)
-            if room > 0 and (not in_flight or (room >= refill_at and not exhausted)):
-                batch = await self._db(
-                    claims.claim_due, worker=self.worker, now=self.clock.now(), limit=room
-                )
-                exhausted = len(batch) < room
-                for delivery in batch:
-                    in_flight.add(asyncio.create_task(self._deliver(delivery)))
+            if claiming is None and not exhausted and len(ready) < self.max_in_flight:
+                claiming = asyncio.create_task(self._claim())  # overlaps the sends in flight
+                claiming.add_done_callback(lambda _task: wake.set())
+            while ready and len(in_flight) < self.max_in_flight:
+                task = asyncio.create_task(self._deliver(ready.popleft()))
+                in_flight.add(task)
+                task.add_done_callback(sent)
+            if claiming is None and not in_flight:
+                if failure is not None:
+                    raise failure
+                # Recorded outcomes can make more rows due (a thread reply waits for its
+                # parent's `sent`): write them, then look once more.
+                await self.outcomes.flush(recorded)
+                recorded.clear()
+                batch = await self._claim()
+                if not batch:
+                    return handled
+                ready.extend(batch)
                 handled += len(batch)
-            if not in_flight:
-                return handled
-            _done, pending = await asyncio.wait(in_flight, return_when="FIRST_COMPLETED")
-            in_flight = set(pending)
+                exhausted = len(batch) < self.claim_batch
+                continue
+            wake.clear()  # callbacks run only while we wait, so nothing is missed
+            await wake.wait()
+            if len(recorded) > 4 * self.claim_batch:
+                recorded = [f for f in recorded if not f.done()]
+            if claiming is not None and claiming.done():
+                claimed, claiming = claiming, None
+                if claimed.exception() is not None:
+                    failure, exhausted = claimed.exception(), True  # send what we hold, then raise
+                    continue
+                batch = claimed.result()
+                ready.extend(batch)
+                handled += len(batch)
+                exhausted = len(batch) < self.claim_batch
+
+    async def _claim(self) -> list[claims.Claimed]:
+        batch = await self._db(
+            claims.claim_due, worker=self.worker, now=self.clock.now(), limit=self.claim_batch
+        )
+        self.outcomes.poke()  # the database answers: outcomes waiting out a backoff go now
+        return batch
 
     async def reconcile(self) -> int:
         """Settle claims older than the lease: sent if Slack has them, else pending again."""
@@ -152,37 +208,22 @@ class Sender:
             older_than=now - self.retry.stale_claim_after,
             limit=10_000,
         )
+        settled = []
         for delivery in stale:
             result = await self._settle(delivery)
-            await self._record(delivery, result)
+            settled.append(self.outcomes.submit(self._outcome(delivery, result)))
+        await self.outcomes.flush(settled)
         return len(stale)
 
     # -- one delivery ----------------------------------------------------------------------
-    async def _deliver(self, delivery: claims.Claimed) -> None:
+    async def _deliver(self, delivery: claims.Claimed) -> asyncio.Future[bool]:
         try:
             result = await self._send_with_retries(delivery)
         except Exception as exc:  # a bug must not leave the row claimed forever
             log.exception("delivery %s crashed the sender", delivery.id)
             result = Result("retry", error=f"internal: {type(exc).__name__}: {exc}"[:500])
-        await self._record_through_outage(delivery, result)
-
-    async def _record_through_outage(self, delivery: claims.Claimed, result: Result) -> None:
-        """Store a known outcome, retrying through a database outage for up to half the lease
-        (then the claim goes stale and `reconcile` settles the row from Slack instead)."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.retry.stale_claim_after.total_seconds() / 2
-        delay = self.retry.base_delay
-        while True:
-            try:
-                await self._record(delivery, result)
-                return
-            except SQLAlchemyError as exc:
-                if loop.time() + delay > give_up:
-                    log.error("delivery %s: outcome not recorded (%s)", delivery.id, exc)
-                    return
-                log.warning("delivery %s: database unavailable, retrying the record", delivery.id)
-                await asyncio.sleep(delay)
-                delay = min(self.retry.max_delay, delay * 2)
+        # Group commit: the outcome joins the next batch; the slot is free for the next send.
+        return self.outcomes.submit(self._outcome(delivery, result))
 
     async def _send_with_retries(self, delivery: claims.Claimed) -> Result:
         if (delivery.last_error or "").startswith(UNCONFIRMED):
@@ -322,56 +363,22 @@ class Sender:
         return _result(done, lambda data: (channel, shared.get("ts")))
 
     # -- recording -------------------------------------------------------------------------
-    async def _record(self, delivery: claims.Claimed, result: Result) -> None:
+    def _outcome(self, delivery: claims.Claimed, result: Result) -> Record:
+        """What to write for `result` (counted here, once per delivery outcome)."""
         now = self.clock.now()
         if result.status == "sent":
             self.sent += 1
-            await self._db(
-                claims.record_sent,
-                delivery_id=delivery.id,
-                worker=self.worker,
-                channel=result.channel,
-                ts=result.ts,
-                now=now,
-            )
-        elif result.status == "released":
-            await self._db(claims.release, delivery_id=delivery.id, worker=self.worker, now=now)
-        elif result.status == "dead" or delivery.attempts >= self.retry.max_attempts:
+            return Record(delivery, "sent", now, channel=result.channel, ts=result.ts)
+        if result.status == "released":
+            return Record(delivery, "released", now)
+        error = result.error or "failed"
+        if result.status == "dead" or delivery.attempts >= self.retry.max_attempts:
             self.dead += 1
-            await self._db(self._dead, delivery=delivery, error=result.error or "failed", now=now)
-        else:
-            delay = self.retry.delay(delivery.attempts + 1, self._rng) + self.retry.base_delay
-            retry_at = now + dt.timedelta(seconds=delay)
-            await self._db(
-                claims.record_failure,
-                delivery_id=delivery.id,
-                worker=self.worker,
-                error=result.error or "failed",
-                retry_at=retry_at,
-            )
-
-    def _dead(
-        self, *, session: Session, delivery: claims.Claimed, error: str, now: dt.datetime
-    ) -> None:
-        if claims.record_failure(
-            session, delivery_id=delivery.id, worker=self.worker, error=error, retry_at=None
-        ):
-            log.warning(
-                "delivery %s (%s → %s) is dead: %s",
-                delivery.id,
-                delivery.rhythm,
-                delivery.recipient,
-                error,
-            )
-            notify_admins(
-                session,
-                rhythm=delivery.rhythm,
-                recipient=delivery.recipient,
-                error=error.split(":")[0],
-                delivery_id=delivery.id,
-                admin_channel=self.admin_channel,
-                now=now,
-            )
+            return Record(delivery, "dead", now, error=error)
+        delay = self.retry.delay(delivery.attempts + 1, self._rng) + self.retry.base_delay
+        return Record(
+            delivery, "failed", now, error=error, retry_at=now + dt.timedelta(seconds=delay)
+        )
 
     async def _db(self, func: Callable[..., T], **kwargs: Any) -> T:
         """Run a sync service function in a worker thread, in its own committed transaction."""

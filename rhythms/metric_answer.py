@@ -5,6 +5,10 @@ value, the target for the same days (members' targets summed for a team or the o
 pace due by now in the subject's zone, the status, the previous period of equal length, and
 a daily sparkline. Data freshness is part of every answer ("no activity synced yet", or a
 warning when the last successful sync is old).
+
+The numbers come from `rhythms.metric_numbers` (one statement for both periods and a
+person's series; one for freshness); `metric_value` serves what that does not (pipeline
+coverage, spans over `MAX_SPAN_DAYS`) and a team's or the org's members' series.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.batch import daily_series_by_person
+from metrics.catalog import MetricDef
 from metrics.directory import person_timezone
-from metrics.lookup import MetricValue, Scope, catalog_for, metric_value, resolve_period
-from metrics.models import MetricDaily, Person, SyncRun, Team
+from metrics.lookup import Scope, catalog_for, metric_value, resolve_period, value_from_sums
+from metrics.models import Person, Team
 from metrics.scoreboards import work_calendar
 from metrics.targets import expected_by, group_target, status_for
+from rhythms import metric_numbers
 from rhythms.blocks import (
     chunk_lines,
     context,
@@ -147,66 +153,62 @@ def _person(session: Session, viewer: Person | None, target: Target) -> Person:
             raise QueryError(f"<@{target.value}> is not in Drumbeat's directory.")
         return found
     word = target.value.lower()
-    people = list(session.scalars(select(Person).where(Person.active.is_(True))))
+    # columns only: building 10,000 Person objects to pick one is most of a name lookup
+    people = session.execute(
+        select(Person.id, Person.email, Person.name).where(Person.active.is_(True))
+    ).all()
     matches = [
         p
         for p in people
         if p.email.split("@")[0].lower() == word
         or p.email.lower() == word
         or p.name.lower() == word.replace("_", " ")
-        or p.name.split()[0].lower() == word
+        or (p.name.split() or [""])[0].lower() == word
     ]
     if len(matches) == 1:
-        return matches[0]
+        found = session.get(Person, matches[0].id)
+        if found is not None:
+            return found
     if not matches:
         raise QueryError(f"I can't find anyone called `@{target.value}`.")
     raise QueryError(f"`@{target.value}` could be " + ", ".join(p.name for p in matches[:5]))
 
 
 def freshness(session: Session) -> tuple[dt.datetime | None, bool]:
-    last = session.scalar(select(func.max(SyncRun.finished_at)).where(SyncRun.status == "ok"))
-    has_data = session.scalars(select(MetricDaily.person_id).limit(1)).first() is not None
-    return last, has_data
+    """(last successful sync, whether any rollup exists), in one statement."""
+    return metric_numbers.freshness(session)
+
+
+Freshness = tuple[dt.datetime | None, bool]
 
 
 def answer(
-    session: Session, *, config: OrgConfig, query: MetricQuery, subject: Subject, now: dt.datetime
+    session: Session,
+    *,
+    config: OrgConfig,
+    query: MetricQuery,
+    subject: Subject,
+    now: dt.datetime,
+    fresh: Freshness | None = None,
 ) -> Answer:
+    """`fresh`: `freshness(session)` read by the caller (e.g. once for many answers)."""
     catalog = catalog_for(config)
     defn = catalog.get(query.metric)
     period = resolve_period(query.period, now=now, timezone=subject.timezone)
-    value = metric_value(
-        session,
-        config=config,
-        metric=defn.name,
-        scope=subject.scope,
-        start=period.start,
-        end=period.end,
+    local_now = now.astimezone(ZoneInfo(subject.timezone))
+    value, excluded, previous, daily = _numbers(
+        session, config, defn, subject, period.label, period.start, period.end, local_now.date()
     )
     work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
     target = group_target(config, work, defn, subject.members, t_start, t_end)
-    local_now = now.astimezone(ZoneInfo(subject.timezone))
     expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
     status = (
         "none"
-        if value.value is None
-        else status_for(value.value, expected, config.org, higher_is_better=defn.higher_is_better)
+        if value is None
+        else status_for(value, expected, config.org, higher_is_better=defn.higher_is_better)
     )
-    previous = _previous(
-        session, config, defn.name, subject.scope, period.label, period.start, period.end
-    )
-    daily: tuple[float, ...] = ()
-    if defn.additive and subject.members and (period.end - period.start).days < 62:
-        series = daily_series_by_person(
-            session,
-            defn=defn,
-            person_ids=[p.id for p in subject.members],
-            start=period.start,
-            end=min(period.end, local_now.date()),
-        )
-        daily = tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
-    last_sync, has_data = freshness(session)
+    last_sync, has_data = fresh if fresh is not None else freshness(session)
     return Answer(
         defn.name,
         defn.label,
@@ -216,16 +218,70 @@ def answer(
         period.start,
         period.end,
         subject.timezone,
-        value.value,
+        value,
         target,
         expected,
         status,
-        previous.value if previous else None,
+        previous,
         daily,
         last_sync,
         has_data,
-        value.excluded,
+        excluded,
     )
+
+
+def _numbers(
+    session: Session,
+    config: OrgConfig,
+    defn: MetricDef,
+    subject: Subject,
+    label: str,
+    start: dt.date,
+    end: dt.date,
+    today: dt.date,
+) -> tuple[float | None, int, float | None, tuple[float, ...]]:
+    """(value, records excluded, previous period's value, daily series)."""
+    before = previous_range(label, start, end)
+    wants_series = defn.additive and bool(subject.members) and (end - start).days < 62
+    daily: tuple[float, ...] | None = None
+    if defn.special is None and metric_numbers.fits(start, end, before):
+        numbers = metric_numbers.period_numbers(
+            session,
+            defn=defn,
+            scope=subject.scope,
+            start=start,
+            end=end,
+            previous=before,
+            series_end=min(end, today) if wants_series else None,
+        )
+        value = value_from_sums(defn, numbers.current)[0]
+        excluded = int(numbers.current.get(defn.excluded_base, 0.0)) if defn.excluded_base else 0
+        previous = value_from_sums(defn, numbers.previous)[0]
+        daily = numbers.daily
+    else:
+        scope = subject.scope
+        now_v = metric_value(
+            session, config=config, metric=defn.name, scope=scope, start=start, end=end
+        )
+        then = metric_value(
+            session, config=config, metric=defn.name, scope=scope, start=before[0], end=before[1]
+        )
+        value, excluded, previous = now_v.value, now_v.excluded, then.value
+    if daily is None:
+        daily = _members_series(session, defn, subject, start, min(end, today), wants_series)
+    return value, excluded, previous, daily
+
+
+def _members_series(
+    session: Session, defn: MetricDef, subject: Subject, start: dt.date, end: dt.date, wanted: bool
+) -> tuple[float, ...]:
+    """The sparkline of a team or the org: its members' rows per day."""
+    if not wanted:
+        return ()
+    series = daily_series_by_person(
+        session, defn=defn, person_ids=[p.id for p in subject.members], start=start, end=end
+    )
+    return tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
 
 
 def target_range(label: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -257,21 +313,6 @@ def previous_range(label: str, start: dt.date, end: dt.date) -> tuple[dt.date, d
         return first, first + dt.timedelta(days=days)
     length = (end - start).days + 1
     return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
-
-
-def _previous(
-    session: Session,
-    config: OrgConfig,
-    metric: str,
-    scope: Scope,
-    label: str,
-    start: dt.date,
-    end: dt.date,
-) -> MetricValue:
-    p_start, p_end = previous_range(label, start, end)
-    return metric_value(
-        session, config=config, metric=metric, scope=scope, start=p_start, end=p_end
-    )
 
 
 def _change(current: float | None, previous: float | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -166,12 +166,21 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@functools.lru_cache(maxsize=64)
 def _day_label(day: dt.date) -> str:
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
 
 
 def button_value(board: PersonScoreboard) -> str:
-    return json.dumps({"p": board.person_id, "d": board.day.isoformat()}, separators=(",", ":"))
+    """``{"p":7,"d":"2026-11-24"}`` — what compact `json.dumps` gives, without building an
+    encoder per message (an int and an ISO date need no escaping)."""
+    return f'{{"p":{int(board.person_id)},"d":"{board.day.isoformat()}"}}'
+
+
+@functools.lru_cache(maxsize=256)
+def _as_of_label(as_of: dt.datetime, timezone: str) -> str:
+    """'as of 17:30 CST': the same for every rep of a zone in one run, so formatted once."""
+    return f"as of {as_of.astimezone(_zone(timezone)):%H:%M %Z}"
 
 
 # ---------------------------------------------------------------- the rep's DM
@@ -197,8 +206,7 @@ def rep_message(
         facts.append(f"🔥 {board.streak_days}-day streak")
     if board.team_rank is not None and board.team_size:
         facts.append(f"#{board.team_rank} of {board.team_size} on the team")
-    local = board.as_of.astimezone(_zone(board.timezone))
-    facts.append(f"as of {local:%H:%M %Z}")
+    facts.append(_as_of_label(board.as_of, board.timezone))
     context_parts = [" · ".join(facts), *board.notes[:5]]
     blocks.append(bk.context(*context_parts))
     value = button_value(board)

@@ -1,9 +1,13 @@
 """Slash commands: `/metric`, `/scoreboard`, `/drumbeat`, `/velocity`, plus the game-plan
 modal and the "How is this computed?" button.
 
-Every command is acknowledged at once; the answer is computed from rollups in a worker
-thread and sent through `respond` (ephemeral unless the person asked for `public`). Charts
-go through the outbox as uploads (to the person's DM, or the channel with `public`).
+`/metric` answers in the body of the ack itself when the answer is ready within
+`ANSWER_BUDGET` seconds (Slack shows an ack body as the reply; it waits 3 s for the ack), so
+the common lookup costs one HTTP exchange; past the budget it acks empty and answers through
+`respond` (the response_url) when done. `chart` and `public` always take that second path.
+The other commands ack at once and answer through `respond`. Answers are computed from
+rollups in a worker thread, ephemeral unless the person asked for `public`. Charts go
+through the outbox as uploads (to the person's DM, or the channel with `public`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ import asyncio
 import base64
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks
@@ -29,7 +37,16 @@ from rhythms.game_plan import CALLBACK_ID as GAME_PLAN_CALLBACK
 from rhythms.game_plan import OPEN_ACTION as GAME_PLAN_OPEN
 from rhythms.game_plan import game_plan_modal, submit_game_plan
 from rhythms.maple import get_reply
-from rhythms.metric_answer import Refused, answer, answer_blocks, catalog_blocks, resolve_subject
+from rhythms.metric_answer import (
+    Freshness,
+    Refused,
+    answer,
+    answer_blocks,
+    catalog_blocks,
+    freshness,
+    resolve_subject,
+)
+from rhythms.metric_numbers import viewer
 from rhythms.metric_query import USAGE, QueryError, parse_query, team_words
 from rhythms.models import Interaction
 from rhythms.outbox import enqueue
@@ -40,6 +57,9 @@ log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 OOPS = "Something went wrong on our side; it has been logged. Try again in a minute."
+ANSWER_BUDGET = 1.5  # seconds a /metric answer may take to ride in the ack's body
+FRESHNESS_TTL = 5.0  # seconds one reading of "when was the last sync" serves all answers
+_RECORD = insert(Interaction)  # built once; run as Core on the connection: one row per command
 
 
 def register_command_listeners(
@@ -54,52 +74,68 @@ def register_command_listeners(
 ) -> None:
     background = tasks if tasks is not None else BackgroundTasks()
     teams = team_words([(t.key, t.name, t.channel) for t in config.teams])
+    fresh = _Freshness()
 
     def metric_work(user: str, channel: str, text: str) -> dict[str, Any]:
         with session_factory() as session:
             now = clock.now()
-            session.add(Interaction(at=now, slack_user_id=user, kind="command", name="metric"))
-            session.commit()
-            if text.strip().lower() in ("list", "help", "?"):
-                body, blocks = (
-                    catalog_blocks(config)
-                    if text.strip().lower() == "list"
-                    else ("usage", [{"type": "section", "text": {"type": "mrkdwn", "text": USAGE}}])
-                )
-                return {"text": body, "blocks": blocks, "response_type": "ephemeral"}
-            query = parse_query(text, catalog_for(config), teams)
-            viewer = viewer_for(session, user)
-            subject = resolve_subject(session, config=config, viewer=viewer, target=query.target)
-            result = answer(session, config=config, query=query, subject=subject, now=now)
-            body, blocks = answer_blocks(
-                result, currency=config.currency.reporting, now=now, compare=True
+            broken = False
+            try:
+                return metric_reply(session, user, channel, text, now)
+            except SQLAlchemyError:
+                broken = True  # the transaction is gone: nothing to record
+                raise
+            finally:  # written last: SQLite's write lock is held from the first write
+                if not broken:
+                    row = {"at": now, "slack_user_id": user, "kind": "command", "name": "metric"}
+                    session.connection().execute(_RECORD, row)
+                    session.commit()
+
+    def metric_reply(
+        session: Session, user: str, channel: str, text: str, now: dt.datetime
+    ) -> dict[str, Any]:
+        if text.strip().lower() in ("list", "help", "?"):
+            body, blocks = (
+                catalog_blocks(config)
+                if text.strip().lower() == "list"
+                else ("usage", [{"type": "section", "text": {"type": "mrkdwn", "text": USAGE}}])
             )
-            if query.chart and result.daily:
-                png = renderer().trend(
-                    f"{result.label} · {result.subject}",
-                    [result.start + dt.timedelta(days=i) for i in range(len(result.daily))],
-                    list(result.daily),
-                    unit=result.unit,
-                )
-                enqueue(
-                    session,
-                    rhythm="commands",
-                    period_key=f"metric:{now.isoformat()}",
-                    recipient=channel if query.public else user,
-                    kind="upload",
-                    now=now,
-                    payload={
-                        "filename": f"{result.metric}.png",
-                        "title": body[:200],
-                        "content_base64": base64.b64encode(png).decode(),
-                    },
-                )
-                session.commit()
-            return {
-                "text": body,
-                "blocks": blocks,
-                "response_type": "in_channel" if query.public else "ephemeral",
-            }
+            return {"text": body, "blocks": blocks, "response_type": "ephemeral"}
+        query = parse_query(text, catalog_for(config), teams)
+        subject = resolve_subject(
+            session, config=config, viewer=viewer(session, user), target=query.target
+        )
+        result = answer(
+            session, config=config, query=query, subject=subject, now=now, fresh=fresh.read(session)
+        )
+        body, blocks = answer_blocks(
+            result, currency=config.currency.reporting, now=now, compare=True
+        )
+        if query.chart and result.daily:
+            png = renderer().trend(
+                f"{result.label} · {result.subject}",
+                [result.start + dt.timedelta(days=i) for i in range(len(result.daily))],
+                list(result.daily),
+                unit=result.unit,
+            )
+            enqueue(
+                session,
+                rhythm="commands",
+                period_key=f"metric:{now.isoformat()}",
+                recipient=channel if query.public else user,
+                kind="upload",
+                now=now,
+                payload={
+                    "filename": f"{result.metric}.png",
+                    "title": body[:200],
+                    "content_base64": base64.b64encode(png).decode(),
+                },
+            )
+        return {
+            "text": body,
+            "blocks": blocks,
+            "response_type": "in_channel" if query.public else "ephemeral",
+        }
 
     def scoreboard_work(user: str, text: str) -> dict[str, Any]:
         with session_factory() as session:
@@ -158,18 +194,36 @@ def register_command_listeners(
             session.commit()
         return {"text": reply.text, "blocks": reply.blocks, "response_type": "ephemeral"}
 
-    async def answer_with(respond: Respond, work: Callable[[], dict[str, Any]]) -> None:
+    async def payload_of(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The reply to a command: its answer, or what was wrong with it."""
         try:
             payload = await asyncio.to_thread(work)
         except (QueryError, Refused, ValueError) as exc:
-            await respond(text=str(exc), response_type="ephemeral")
-            return
+            return {"text": str(exc), "response_type": "ephemeral"}
         except Exception:
             log.exception("command failed")
-            await respond(text=OOPS, response_type="ephemeral")
-            return
+            return {"text": OOPS, "response_type": "ephemeral"}
         wake_sender()
-        await respond(**payload)
+        return payload
+
+    async def answer_with(respond: Respond, work: Callable[[], dict[str, Any]]) -> None:
+        await respond(**await payload_of(work))
+
+    async def respond_when_done(respond: Respond, reply: asyncio.Task[dict[str, Any]]) -> None:
+        await respond(**await reply)
+
+    async def on_metric(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        text = str(body.get("text") or "")[:500]
+        reply = asyncio.create_task(payload_of(lambda: metric_work(user, channel, text)))
+        words = text.lower().split()
+        if "chart" not in words and "public" not in words:
+            done, _ = await asyncio.wait({reply}, timeout=ANSWER_BUDGET)
+            if done:
+                await ack(reply.result())  # the answer rides in the ack's body
+                return
+        await ack()
+        background.spawn(respond_when_done(respond, reply), name="command")
 
     def command(work: Callable[[str, str, str], dict[str, Any]]) -> Callable[..., Any]:
         async def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -182,7 +236,7 @@ def register_command_listeners(
 
         return on_command
 
-    app.command("/metric")(command(metric_work))
+    app.command("/metric")(on_metric)
     app.command("/scoreboard")(command(lambda u, _c, t: scoreboard_work(u, t)))
     app.command("/drumbeat")(command(lambda u, _c, t: drumbeat_work(u, t)))
     app.command("/velocity")(command(lambda u, _c, t: velocity_work(u, t)))
@@ -243,3 +297,22 @@ def register_command_listeners(
     app.action(GAME_PLAN_OPEN)(open_plan)
     app.view(GAME_PLAN_CALLBACK)(submit_plan)
     app.action("explain_metric")(explain)
+
+
+class _Freshness:
+    """`freshness(session)` read at most once per `FRESHNESS_TTL` seconds (monotonic time:
+    a cache age, not a domain time). Every answer shows it; none needs it to the second."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Freshness | None = None
+        self._read_at = 0.0
+
+    def read(self, session: Session) -> Freshness:
+        with self._lock:
+            if self._value is not None and time.monotonic() - self._read_at < FRESHNESS_TTL:
+                return self._value
+        value = freshness(session)
+        with self._lock:
+            self._value, self._read_at = value, time.monotonic()
+        return value

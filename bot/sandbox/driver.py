@@ -9,7 +9,8 @@ Each request is signed like Slack signs it (``v0:{timestamp}:{body}``, HMAC-SHA2
 signing secret). The timestamp is wall-clock time, because the bot's verifier compares it
 with wall-clock time; pass `timestamp=` to send a stale one, or `secret=` to forge one.
 `response_url` and `trigger_id` values point back at the sandbox, so what the bot answers
-through them lands in `sandbox.state`.
+through them lands in `sandbox.state`; so does a command's ack body that carries a message
+(Slack shows it as the reply), in `state.responses` like a response_url post.
 """
 
 from __future__ import annotations
@@ -108,7 +109,11 @@ class BotDriver:
             "trigger_id": self.sandbox.new_trigger(user),
         }
         body = urlencode(fields)
-        return await self.post(body, "application/x-www-form-urlencoded", **signing)
+        reply = await self.post(body, "application/x-www-form-urlencoded", **signing)
+        shown = _ack_message(reply)
+        if shown is not None:  # Slack shows a command's ack body to the user as the reply
+            self.sandbox.command_reply(user=user, channel=channel, body=shown)
+        return reply
 
     async def block_actions(
         self,
@@ -191,3 +196,16 @@ class BotDriver:
     async def _payload(self, payload: dict[str, Any]) -> Reply:
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
+
+
+def _ack_message(reply: Reply) -> dict[str, Any] | None:
+    """The message a command's ack carries: a JSON body with text or blocks, or plain text."""
+    if reply.status != 200 or not reply.body.strip():
+        return None
+    try:
+        body = json.loads(reply.body)
+    except ValueError:
+        return {"text": reply.body}
+    if isinstance(body, dict) and (body.get("text") or body.get("blocks")):
+        return body
+    return None

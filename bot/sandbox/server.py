@@ -248,11 +248,26 @@ class SlackSandbox:
         if blocks is not None and validate_blocks(blocks, "message"):
             return web.Response(status=400, text="invalid_blocks")
         entry["uses"] += 1
+        self._show_reply(entry["user"], entry["channel"], body)
+        return web.Response(status=200, text="ok", content_type="text/plain")
+
+    def command_reply(self, *, user: str, channel: str, body: dict[str, Any]) -> str | None:
+        """Show a slash command's ack body as Slack does (a reply, like a response_url post);
+        a body Slack would refuse shows the error instead (and is returned)."""
+        blocks = body.get("blocks")
+        if blocks is not None and validate_blocks(blocks, "message"):
+            self._show_reply(user, channel, {"text": 'failed with the error "invalid_blocks"'})
+            return "invalid_blocks"
+        self._show_reply(user, channel, body)
+        return None
+
+    def _show_reply(self, user: str, channel_id: str, body: dict[str, Any]) -> None:
+        blocks = body.get("blocks")
         in_channel = body.get("response_type") == "in_channel"
         with self.state.lock:
             post = {
-                "user": entry["user"],
-                "channel": entry["channel"],
+                "user": user,
+                "channel": channel_id,
                 "text": body.get("text", ""),
                 "blocks": blocks,
                 "ephemeral": not in_channel,
@@ -261,12 +276,11 @@ class SlackSandbox:
                 "message_ts": self.state.new_ts(),
             }
             self.state.responses.append(post)
-            channel = self.state.channels.get(entry["channel"])
+            channel = self.state.channels.get(channel_id)
             if in_channel and channel is not None:
                 message = {"type": "message", "user": BOT_USER_ID, "text": post["text"]}
                 message.update(ts=post["message_ts"], blocks=blocks)
                 channel.messages.append(message)
-        return web.Response(status=200, text="ok", content_type="text/plain")
 
 
 def _ratelimited(retry_after: float) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -45,6 +45,8 @@ class SandboxState:
         self.home: dict[str, dict[str, Any]] = {}  # user id -> published home view
         self.files: dict[str, dict[str, Any]] = {}
         self.reactions: list[dict[str, Any]] = []
+        self._dms: dict[str, str] = {}  # user id -> DM channel id (a post never scans)
+        self._names: dict[str, str] = {}  # channel name -> id (checked against the channel)
         self._ids = itertools.count(1)
         self._last_ts = 0.0
         self.add_user(BOT_USER_ID, name="drumbeat", is_bot=True)
@@ -98,21 +100,33 @@ class SandboxState:
             if bot_member:
                 channel.members.add(BOT_USER_ID)
             self.channels[channel.id] = channel
+            self._names.setdefault(channel.name, channel.id)
             return channel.id
 
     def channel_by_name(self, name: str) -> Channel | None:
+        """The first conversation called `name` (with or without '#'), through an index
+        checked against the channel itself (a test may rename one): no scan of every DM."""
         with self.lock:
             wanted = name.lstrip("#")
-            return next((c for c in self.channels.values() if c.name == wanted), None)
+            indexed = self.channels.get(self._names.get(wanted, ""))
+            if indexed is not None and indexed.name == wanted:
+                return indexed
+            found = next((c for c in self.channels.values() if c.name == wanted), None)
+            if found is not None:
+                self._names[wanted] = found.id
+            return found
 
     def dm_with(self, user_id: str) -> Channel:
+        """The app DM with `user_id`, opened on first use (O(1): DMs are indexed by user)."""
         with self.lock:
-            for channel in self.channels.values():
-                if channel.is_im and channel.user == user_id:
-                    return channel
+            known = self.channels.get(self._dms.get(user_id, ""))
+            if known is not None and known.is_im and known.user == user_id:
+                return known
             channel = Channel(id=self.new_id("D"), name=user_id, is_im=True, user=user_id)
             channel.members.update({user_id, BOT_USER_ID})
             self.channels[channel.id] = channel
+            self._dms[user_id] = channel.id
+            self._names.setdefault(channel.name, channel.id)
             return channel
 
     # -- queries for tests -----------------------------------------------------------------
