@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -146,6 +147,15 @@ def unmatched_owners(session: Session) -> list[CrmUser]:
     )
 
 
-def person_timezone(person: Person, org_default: str) -> str:
+class Zoned(Protocol):
+    """A `Person` or a plain row with its zone columns."""
+
+    @property
+    def timezone_override(self) -> str | None: ...
+    @property
+    def slack_timezone(self) -> str | None: ...
+
+
+def person_timezone(person: Zoned, org_default: str) -> str:
     """The zone a person lives in: config override, else Slack profile, else the org's."""
     return person.timezone_override or person.slack_timezone or org_default

@@ -114,7 +114,7 @@ def person_target(
     computed once per (team, role, range) for everyone without a personal target."""
     email = person.email
     key: tuple[object, ...]
-    if email and email.lower() in _overrides(config, defn.name):
+    if email and email.lower() in personal_target_emails(config, defn.name):
         key = ("person", email, defn.name, start, end)
     else:
         key = ("group", person.team_key, person.role, defn.name, start, end)
@@ -135,7 +135,7 @@ def person_target(
 _OVERRIDES: dict[tuple[int, str], tuple[MetricsConfig, frozenset[str]]] = {}
 
 
-def _overrides(config: MetricsConfig, metric: str) -> frozenset[str]:
+def personal_target_emails(config: MetricsConfig, metric: str) -> frozenset[str]:
     """Emails of the people with a personal target for `metric` (once per config)."""
     cached = _OVERRIDES.get((id(config), metric))
     if cached is not None and cached[0] is config:
@@ -160,7 +160,7 @@ def group_target_memo(
 
     People without a personal target are looked up by (team, role) straight in `memo` (the
     inlined fast path of `person_target`: a team of 3,000 is 3,000 dict reads)."""
-    overrides = _overrides(config, defn.name)
+    overrides = personal_target_emails(config, defn.name)
     known: list[float] = []
     for p in people:
         email = p.email

@@ -1,34 +1,44 @@
 """Daily scoreboards for people and teams, from rollups only.
 
-`person_scoreboard` and `team_scoreboards` read `metric_daily` (one batched query for all the
-people concerned, never raw activities) and fill `metrics.scoreboard.PersonScoreboard`: the
-input metrics with a daily target for that person, in catalog (config) order, each with the
-day's value, target, pace at `as_of` in the person's zone, status, shortfall and 7-day history;
-the streak of working days at or above every daily target; the rank in the team by share of
-pace (mean over metrics of value ÷ pace, each capped at 2×; before the working day starts,
-value ÷ target).
+`person_scoreboard` and `team_scoreboards` read `metric_daily` (batched for all the people
+concerned, never raw activities; how: `metrics.scoreboard_rows`) and fill
+`metrics.scoreboard.PersonScoreboard`: the input metrics with a daily target for that person,
+in catalog (config) order, each with the day's value, target, pace at `as_of` in the person's
+zone, status, shortfall and 7-day history; the streak of working days at or above every daily
+target; the rank in the team by share of pace (mean over metrics of value ÷ pace, each capped
+at 2×; before the working day starts, value ÷ target).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.calendar import WorkCalendar
 from metrics.catalog import MetricDef
 from metrics.config import MetricsConfig
 from metrics.directory import person_timezone
-from metrics.lookup import catalog_for, value_from_sums
-from metrics.models import MetricDaily, Person
+from metrics.lookup import catalog_for
+from metrics.models import Person
 from metrics.scoreboard import MetricStatus, PersonScoreboard
-from metrics.targets import resolve_target, shortfall, status_for
+from metrics.scoreboard_rows import (
+    DaySums,
+    Picked,
+    Row,
+    ValueOf,
+    Who,
+    daily_targets,
+    read_sums,
+    team_reps,
+)
+from metrics.targets import shortfall, status_for
 
 HISTORY_DAYS = 7
 STREAK_LOOKBACK_DAYS = 92
+RECENT_DAYS = 21  # read first; older rows only for the people whose streak goes back further
 _CALENDARS: dict[int, tuple[MetricsConfig, WorkCalendar]] = {}
 
 
@@ -51,139 +61,185 @@ def person_scoreboard(
     person = session.get(Person, person_id)
     if person is None:
         raise LookupError(f"no person with id {person_id}")
-    board = _boards(session, config, [person], day, as_of)[0]
+    draft = _drafts(session, config, [person], day, as_of)[0]
     if person.team_key is None or person.role != "rep" or not person.active:
-        return board
+        return draft.board()
     # Rank among the team from the day's values only (one small query, no history).
-    team = _boards(session, config, _reps(session, person.team_key), day, as_of, history=False)
-    others = [b for b in team if b.person_id != person_id]
-    mine = _rank_share(board)
-    rank = 1 + sum(1 for b in others if (-_rank_share(b), b.name) < (-mine, board.name))
-    return _replace(board, team_rank=rank, team_size=len(others) + 1)
-
-
-def _reps(session: Session, team_key: str) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .where(Person.team_key == team_key, Person.role == "rep", Person.active.is_(True))
-            .order_by(Person.name)
-        )
-    )
+    reps = team_reps(session, person.team_key)
+    team = _drafts(session, config, reps, day, as_of, history=False)
+    others = [d for d in team if d.person.id != person_id]
+    mine = (-draft.share, person.name)
+    rank = 1 + sum(1 for d in others if (-d.share, d.person.name) < mine)
+    return draft.board(rank, len(others) + 1)
 
 
 def team_scoreboards(
     session: Session, *, config: MetricsConfig, team_key: str, day: dt.date, as_of: dt.datetime
 ) -> list[PersonScoreboard]:
     """Scoreboards of the team's active reps, best first by share of pace, ranked."""
-    boards = _boards(session, config, _reps(session, team_key), day, as_of)
-    scored = sorted(boards, key=lambda b: (-_rank_share(b), b.name))
-    return [
-        _replace(board, team_rank=rank, team_size=len(scored))
-        for rank, board in enumerate(scored, start=1)
-    ]
+    drafts = _drafts(session, config, team_reps(session, team_key), day, as_of)
+    drafts.sort(key=lambda d: (-d.share, d.person.name))
+    return [d.board(rank, len(drafts)) for rank, d in enumerate(drafts, start=1)]
 
 
-def _replace(board: PersonScoreboard, **changes: object) -> PersonScoreboard:
-    from dataclasses import replace
-
-    return replace(board, **changes)  # type: ignore[arg-type]
-
-
-def _rank_share(board: PersonScoreboard) -> float:
-    share = _share(board)
-    return -1.0 if share is None else share
-
-
-def _share(board: PersonScoreboard) -> float | None:
+def _share(metrics: Sequence[MetricStatus]) -> float:
+    """Mean over metrics of value ÷ pace (else ÷ target), each capped at 2×; -1 without any."""
     shares: list[float] = []
-    for m in board.metrics:
+    for m in metrics:
         if m.expected_now is not None and m.expected_now > 0:
             shares.append(min(m.value / m.expected_now, 2.0))
         elif m.target:
             shares.append(min(m.value / m.target, 2.0))
-    return sum(shares) / len(shares) if shares else None
+    return sum(shares) / len(shares) if shares else -1.0
 
 
-def _boards(
+class _Draft:
+    """A board before its rank is known."""
+
+    __slots__ = ("ctx", "metrics", "person", "share", "streak", "zone")
+
+    def __init__(
+        self, ctx: _Context, person: Who, zone: str, metrics: tuple[MetricStatus, ...], streak: int
+    ) -> None:
+        self.ctx, self.person, self.zone, self.metrics, self.streak = (
+            ctx,
+            person,
+            zone,
+            metrics,
+            streak,
+        )
+        self.share = _share(metrics)
+
+    def board(self, rank: int | None = None, size: int = 0) -> PersonScoreboard:
+        ctx, person = self.ctx, self.person
+        away = ("Out of office",) if _out_of_office(person, ctx.day) else ()
+        return PersonScoreboard(
+            person_id=person.id,
+            name=person.name,
+            email=person.email,
+            slack_user_id=person.slack_user_id,
+            team_key=person.team_key,
+            timezone=self.zone,
+            day=ctx.day,
+            as_of=ctx.as_of_utc,
+            metrics=self.metrics,
+            streak_days=self.streak,
+            team_rank=rank,
+            team_size=size,
+            notes=ctx.day_notes + away,
+        )
+
+
+def _drafts(
     session: Session,
     config: MetricsConfig,
-    people: list[Person],
+    people: Sequence[Who],
     day: dt.date,
     as_of: dt.datetime,
     *,
     history: bool = True,
-) -> list[PersonScoreboard]:
+) -> list[_Draft]:
     """Boards for `people` from one batched rollup query (the day only without history:
     enough to rank, no sparkline or streak)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     catalog = catalog_for(config)
-    work = work_calendar(config)
     inputs = [d for d in catalog.metrics.values() if d.kind == "input" and d.special is None]
-    chosen: dict[int, list[tuple[MetricDef, float]]] = {}
-    bases: set[str] = set()
-    for person in people:
-        picked = []
-        for defn in inputs:
-            target = resolve_target(
-                config,
-                defn.name,
-                "daily",
-                email=person.email,
-                role=person.role,
-                team=person.team_key,
-            )
-            if target is not None:
-                picked.append((defn, target))
-                bases.update(defn.bases)
-        chosen[person.id] = picked
-    first = day - dt.timedelta(days=STREAK_LOOKBACK_DAYS) if history else day
-    sums: dict[tuple[int, dt.date], dict[str, float]] = defaultdict(dict)
-    if people and bases:
-        rows = session.execute(
-            select(MetricDaily.person_id, MetricDaily.day, MetricDaily.metric, MetricDaily.value)
-            .where(MetricDaily.person_id.in_([p.id for p in people]))
-            .where(MetricDaily.metric.in_(sorted(bases)))
-            .where(MetricDaily.day >= first, MetricDaily.day <= day)
-        )
-        for person_id, row_day, metric, value in rows:
-            sums[(person_id, row_day)][metric] = value
-    return [_board(config, work, person, chosen[person.id], sums, day, as_of) for person in people]
+    chosen = daily_targets(config, inputs, people)
+    distinct = {id(picked): picked for picked in chosen.values()}.values()
+    bases = {b for picked in distinct for defn, _ in picked for b in defn.bases}
+    oldest = day - dt.timedelta(days=STREAK_LOOKBACK_DAYS) if history else day
+    first = max(oldest, day - dt.timedelta(days=max(RECENT_DAYS, HISTORY_DAYS) - 1))
+    sums = read_sums(session, [p.id for p in people], sorted(bases), first, day)
+    ctx = _Context(config, work_calendar(config), day, as_of, history, inputs, sums)
+    ctx.partial_before = first if oldest < first else None
+    drafts = [_draft(ctx, person, chosen[person.id]) for person in people]
+    longer = [d for d in drafts if d.streak < 0]
+    if longer:  # streaks that reach past the recent rows: the rest of the lookback for them
+        ids = [d.person.id for d in longer]
+        older = read_sums(session, ids, sums.names, oldest, first - dt.timedelta(days=1))
+        sums.rows.update(older.rows)
+        ctx.partial_before = None
+        for d in longer:
+            pid = d.person.id
+            day_row = sums.rows.get((pid, day), sums.empty)
+            d.streak = _streak(ctx, d.person, chosen[pid], day_row)
+    return drafts
 
 
-def _value(defn: MetricDef, sums: dict[str, float]) -> float:
-    value = value_from_sums(defn, sums)[0]
-    return 0.0 if value is None else value
+class _Context:
+    """What every board of one call shares: the calendar around `day`, pace per zone, the
+    rollup rows and their value readers."""
+
+    def __init__(
+        self,
+        config: MetricsConfig,
+        work: WorkCalendar,
+        day: dt.date,
+        as_of: dt.datetime,
+        history: bool,
+        inputs: Sequence[MetricDef],
+        sums: DaySums,
+    ) -> None:
+        self.config, self.work, self.day, self.as_of = config, work, day, as_of
+        self.history, self.sums = history, sums
+        self.as_of_utc = as_of.astimezone(dt.UTC)
+        self.working = work.is_working_day(day)
+        self.window = [day - dt.timedelta(days=back) for back in range(HISTORY_DAYS - 1, -1, -1)]
+        back_days = (day - dt.timedelta(days=back) for back in range(1, STREAK_LOOKBACK_DAYS + 1))
+        self.past = [(past, work.is_working_day(past)) for past in back_days]
+        holiday = work.holiday_name(day)
+        if holiday:
+            self.day_notes: tuple[str, ...] = (f"Holiday: {holiday}",)
+        elif not self.working:
+            self.day_notes = ("Not a working day",)
+        else:
+            self.day_notes = ()
+        read = set(sums.names)  # the bases of every metric with a target for someone here
+        self.read = {d.name: sums.reader(d) for d in inputs if set(d.bases) <= read}
+        self.column = {d.name: i for d in inputs if (i := sums.column(d)) is not None}
+        self._fractions: dict[str, float] = {}
+        self.partial_before: dt.date | None = None  # no rows read before this day yet
+
+    def fraction(self, zone: str) -> float:
+        """The share of `day` due at `as_of` in `zone` (1 for a past day, 0 for a future one)."""
+        found = self._fractions.get(zone)
+        if found is None:
+            local_now = self.as_of.astimezone(ZoneInfo(zone))
+            if self.day < local_now.date():
+                found = 1.0
+            elif self.day > local_now.date():
+                found = 0.0
+            else:
+                found = self.work.day_fraction_elapsed(local_now)
+            self._fractions[zone] = found
+        return found
 
 
-def _board(
-    config: MetricsConfig,
-    work: WorkCalendar,
-    person: Person,
-    metrics: list[tuple[MetricDef, float]],
-    sums: dict[tuple[int, dt.date], dict[str, float]],
-    day: dt.date,
-    as_of: dt.datetime,
-) -> PersonScoreboard:
-    zone = person_timezone(person, config.org.timezone)
-    local_now = as_of.astimezone(ZoneInfo(zone))
-    working = work.is_working_day(day)
-    if day < local_now.date():
-        fraction = 1.0
-    elif day > local_now.date():
-        fraction = 0.0
-    else:
-        fraction = work.day_fraction_elapsed(local_now)
+def _draft(ctx: _Context, person: Who, metrics: Picked) -> _Draft:
+    zone = person_timezone(person, ctx.config.org.timezone)
+    fraction = ctx.fraction(zone)
+    org = ctx.config.org
+    pid = person.id
+    get, empty = ctx.sums.rows.get, ctx.sums.empty
+    day_row = get((pid, ctx.day), empty)
+    window = [get((pid, d), empty) for d in ctx.window] if ctx.history else []
     statuses: list[MetricStatus] = []
     for defn, daily in metrics:
-        target = daily if working or not defn.additive else 0.0
-        value = _value(defn, sums.get((person.id, day), {}))
+        read = ctx.read[defn.name]
+        column = ctx.column.get(defn.name)
+        if ctx.history:
+            if column is not None:
+                history = tuple([row[column] for row in window])
+            else:
+                history = tuple([read(row) for row in window])
+            value = history[-1]
+        else:
+            value = read(day_row)
+            history = (0.0,) * (HISTORY_DAYS - 1) + (value,)
+        target = daily if ctx.working or not defn.additive else 0.0
         expected = target * fraction if defn.additive else target
-        history = tuple(
-            _value(defn, sums.get((person.id, day - dt.timedelta(days=back)), {}))
-            for back in range(HISTORY_DAYS - 1, -1, -1)
-        )
+        better = defn.higher_is_better
         statuses.append(
             MetricStatus(
                 metric=defn.name,
@@ -193,72 +249,46 @@ def _board(
                 value=value,
                 target=target,
                 expected_now=expected,
-                status=status_for(
-                    value, expected, config.org, higher_is_better=defn.higher_is_better
-                ),
-                shortfall=shortfall(value, expected, higher_is_better=defn.higher_is_better),
+                status=status_for(value, expected, org, higher_is_better=better),
+                shortfall=shortfall(value, expected, higher_is_better=better),
                 history=history,
             )
         )
-    return PersonScoreboard(
-        person_id=person.id,
-        name=person.name,
-        email=person.email,
-        slack_user_id=person.slack_user_id,
-        team_key=person.team_key,
-        timezone=zone,
-        day=day,
-        as_of=as_of.astimezone(dt.UTC),
-        metrics=tuple(statuses),
-        streak_days=_streak(work, person, metrics, sums, day),
-        notes=_notes(work, person, day),
-    )
+    return _Draft(ctx, person, zone, tuple(statuses), _streak(ctx, person, metrics, day_row))
 
 
-def _met_all(
-    person: Person,
-    metrics: list[tuple[MetricDef, float]],
-    sums: dict[tuple[int, dt.date], dict[str, float]],
-    day: dt.date,
-) -> bool:
-    values = sums.get((person.id, day), {})
-    return all(_value(defn, values) >= target for defn, target in metrics)
-
-
-def _out_of_office(person: Person, day: dt.date) -> bool:
+def _out_of_office(person: Who, day: dt.date) -> bool:
     start, until = person.out_of_office_from, person.out_of_office_until
     return start is not None and start <= day and (until is None or day <= until)
 
 
-def _streak(
-    work: WorkCalendar,
-    person: Person,
-    metrics: list[tuple[MetricDef, float]],
-    sums: dict[tuple[int, dt.date], dict[str, float]],
-    day: dt.date,
-) -> int:
+def _streak(ctx: _Context, person: Who, metrics: Picked, day_row: Row) -> int:
     """Working days in a row at or above every daily target: completed days before `day`,
-    plus `day` itself once it is already met. Non-working and out-of-office days are skipped."""
+    plus `day` itself once it is already met. Non-working and out-of-office days are skipped.
+    -1: not known from the rows read so far (it reaches `ctx.partial_before`)."""
     if not metrics:
         return 0
-    streak = 1 if work.is_working_day(day) and _met_all(person, metrics, sums, day) else 0
-    for back in range(1, STREAK_LOOKBACK_DAYS + 1):
-        past = day - dt.timedelta(days=back)
-        if not work.is_working_day(past) or _out_of_office(person, past):
+    checks = [(ctx.column.get(d.name), ctx.read[d.name], target) for d, target in metrics]
+    streak = 1 if ctx.working and _met(day_row, checks) else 0
+    away = person.out_of_office_from is not None
+    pid = person.id
+    get, empty = ctx.sums.rows.get, ctx.sums.empty
+    partial = ctx.partial_before
+    for past, working in ctx.past:
+        if not working or (away and _out_of_office(person, past)):
             continue
-        if not _met_all(person, metrics, sums, past):
+        if partial is not None and past < partial:
+            return -1
+        if not _met(get((pid, past), empty), checks):
             break
         streak += 1
     return streak
 
 
-def _notes(work: WorkCalendar, person: Person, day: dt.date) -> tuple[str, ...]:
-    notes: list[str] = []
-    holiday = work.holiday_name(day)
-    if holiday:
-        notes.append(f"Holiday: {holiday}")
-    elif not work.is_working_day(day):
-        notes.append("Not a working day")
-    if _out_of_office(person, day):
-        notes.append("Out of office")
-    return tuple(notes)
+def _met(row: Row, checks: list[tuple[int | None, ValueOf, float]]) -> bool:
+    """Every metric of `checks` (column or reader, daily target) at or above its target."""
+    for column, read, target in checks:
+        value = row[column] if column is not None else read(row)
+        if not value >= target:
+            return False
+    return True
