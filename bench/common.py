@@ -24,6 +24,9 @@ SCENARIOS: dict[str, str] = {
     "charts": "bench.charts",
 }
 
+# Scenarios that can run on PostgreSQL as well (`--engine postgresql`); the rest are SQLite.
+ENGINES: dict[str, tuple[str, ...]] = {"rollup_refresh": ("sqlite", "postgresql")}
+
 
 @dataclass(frozen=True)
 class Result:
@@ -39,6 +42,7 @@ class Result:
 @dataclass
 class Context:
     scale: str = "full"  # "full" = the sizes; "small" for a quick look
+    engine: str = "sqlite"  # or "postgresql" for the scenarios in ENGINES
     extra: dict[str, Any] = field(default_factory=dict)
 
 
