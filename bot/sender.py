@@ -5,7 +5,8 @@
     await sender.drain()             # send everything due now (tests, CLI)
     await sender.run(stop_event)     # or keep draining until stopped (the bot)
 
-Claim → send → record (see docs/delivery.md). Claims take `claim_batch` rows at a time,
+Claim → send → record (see docs/delivery.md; the Slack calls of each kind are in
+`bot.delivery_sends`). Claims take `claim_batch` rows at a time,
 overlapping the sends; sends run as asyncio tasks, at most `max_in_flight` at once, paced by
 `RateLimiter`; outcomes are written with group commit (`bot.outcomes.OutcomeWriter`). 429s
 wait out ``Retry-After``; 5xx, timeouts and dropped connections back off with jitter, and —
@@ -17,8 +18,6 @@ admins once (`bot.failures`).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
 import logging
 import random
@@ -28,15 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
+from bot.delivery_sends import DeliverySends, Result
 from bot.outcomes import OutcomeWriter, Record
 from bot.ratelimit import RateLimiter
-from bot.reconcile import Finder, delivery_metadata, tagged_filename
-from bot.slack_calls import Outcome, SlackCaller
+from bot.reconcile import Finder, tagged_filename
+from bot.slack_calls import SlackCaller
 from metrics.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -57,16 +56,6 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
-
-
-@dataclass
-class Result:
-    """How a send ended: sent (channel, ts), retry later, or dead."""
-
-    status: str  # sent | retry | dead | released | ambiguous
-    channel: str | None = None
-    ts: str | None = None
-    error: str | None = None
 
 
 class Sender:
@@ -91,6 +80,7 @@ class Sender:
         self.max_in_flight = max_in_flight
         self.caller = SlackCaller(limiter or RateLimiter())
         self.finder = Finder(client, self.caller)
+        self.sends = DeliverySends(client, self.caller, self.finder)
         self.retry = retry or RetryPolicy()
         self.admin_channel = admin_channel
         self.worker = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
@@ -234,7 +224,7 @@ class Sender:
         for attempt in range(1, self.retry.tries_per_claim + 1):
             if attempt > 1:
                 await asyncio.sleep(self.retry.delay(attempt, self._rng))
-            result = await self._send_once(delivery)
+            result = await self.sends.send(delivery)
             if result.status == "ambiguous":
                 await asyncio.sleep(self.retry.settle_delay)  # let a slow request land first
                 result = await self._settle(delivery)
@@ -275,93 +265,6 @@ class Sender:
             raise _Unknown(failed.error or "lookup failed")
         return None
 
-    async def _send_once(self, delivery: claims.Claimed) -> Result:
-        send = {
-            "message": self._message,
-            "ephemeral": self._ephemeral,
-            "update": self._update,
-            "upload": self._upload,
-            "view_publish": self._view_publish,
-        }.get(delivery.kind)
-        if send is None:
-            return Result("dead", error=f"unknown delivery kind {delivery.kind!r}")
-        return await send(delivery, delivery.payload)
-
-    async def _message(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
-        channel = d.parent_channel or d.recipient
-        kwargs: dict[str, Any] = {
-            "channel": channel,
-            "text": p["text"],
-            "metadata": delivery_metadata(d.id),
-            "unfurl_links": False,
-        }
-        if p.get("blocks"):
-            kwargs["blocks"] = p["blocks"]
-        if d.parent_ts:
-            kwargs["thread_ts"] = d.parent_ts
-        out = await self.caller.call("chat.postMessage", self.client.chat_postMessage, **kwargs)
-        return _result(out, lambda data: (data.get("channel"), data.get("ts")))
-
-    async def _ephemeral(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
-        kwargs: dict[str, Any] = {"channel": d.recipient, "user": p["user"], "text": p["text"]}
-        if p.get("blocks"):
-            kwargs["blocks"] = p["blocks"]
-        out = await self.caller.call("chat.postEphemeral", self.client.chat_postEphemeral, **kwargs)
-        return _result(out, lambda data: (d.recipient, data.get("message_ts")))
-
-    async def _update(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
-        if not (d.parent_channel and d.parent_ts):
-            return Result("dead", error="message_not_found")
-        kwargs: dict[str, Any] = {"channel": d.parent_channel, "ts": d.parent_ts, "text": p["text"]}
-        if p.get("blocks"):
-            kwargs["blocks"] = p["blocks"]
-        out = await self.caller.call("chat.update", self.client.chat_update, **kwargs)
-        return _result(out, lambda data: (data.get("channel"), data.get("ts")))
-
-    async def _view_publish(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
-        out = await self.caller.call(
-            "views.publish", self.client.views_publish, user_id=d.recipient, view=p["view"]
-        )
-        return _result(out, lambda data: (None, None))
-
-    async def _upload(self, d: claims.Claimed, p: dict[str, Any]) -> Result:
-        try:
-            content = base64.b64decode(str(p["content_base64"]), validate=True)
-        except (binascii.Error, ValueError):
-            return Result("dead", error="invalid_arguments: content_base64 is not base64")
-        channel, failed = await self.finder.channel_id(d.parent_channel or d.recipient)
-        if channel is None:
-            assert failed is not None
-            return _result(failed, lambda data: (None, None))
-        name = tagged_filename(str(p["filename"]), d.id)
-        got = await self.caller.call(
-            "files.getUploadURLExternal",
-            self.client.files_getUploadURLExternal,
-            filename=name,
-            length=len(content),
-        )
-        if not got.ok:
-            return _result(got, lambda data: (None, None), ambiguous_is_retry=True)
-        try:
-            async with self.client.session.post(got.data["upload_url"], data=content) as resp:  # type: ignore[union-attr]
-                if resp.status != 200:
-                    return Result("retry", error=f"upload_failed: HTTP {resp.status}")
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            return Result("retry", error=f"upload_failed: {type(exc).__name__}")
-        kwargs: dict[str, Any] = {
-            "files": [{"id": got.data["file_id"], "title": p["title"]}],
-            "channel_id": channel,
-        }
-        if p.get("comment"):
-            kwargs["initial_comment"] = p["comment"]
-        if d.parent_ts:
-            kwargs["thread_ts"] = d.parent_ts
-        done = await self.caller.call(
-            "files.completeUploadExternal", self.client.files_completeUploadExternal, **kwargs
-        )
-        shared = (done.data.get("files") or [{}])[0] if done.ok else {}
-        return _result(done, lambda data: (channel, shared.get("ts")))
-
     # -- recording -------------------------------------------------------------------------
     def _outcome(self, delivery: claims.Claimed, result: Result) -> Record:
         """What to write for `result` (counted here, once per delivery outcome)."""
@@ -392,19 +295,3 @@ class Sender:
 
 class _Unknown(Exception):
     """Slack could not be asked whether a delivery was posted."""
-
-
-def _result(
-    out: Outcome,
-    where: Callable[[dict[str, Any]], tuple[Any, Any]],
-    *,
-    ambiguous_is_retry: bool = False,
-) -> Result:
-    if out.ok:
-        channel, ts = where(out.data)
-        return Result("sent", channel=channel, ts=ts)
-    if out.kind == "permanent":
-        return Result("dead", error=out.error)
-    if out.kind == "ambiguous" and not ambiguous_is_retry:
-        return Result("ambiguous", error=out.error)
-    return Result("retry", error=out.error)

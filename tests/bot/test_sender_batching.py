@@ -92,7 +92,7 @@ def test_claim_snapshots_match_the_rows(session_factory: sessionmaker[Session]) 
             period_key=row.period_key,
             recipient=row.recipient,
             kind=row.kind,
-            payload=row.payload,
+            payload_json=got[child].payload_json,  # the stored text; decoded below
             attempts=row.attempts,
             claimed_by="w2",
             claimed_at=later,
@@ -102,6 +102,7 @@ def test_claim_snapshots_match_the_rows(session_factory: sessionmaker[Session]) 
             parent_ts="1.5",
         )
         assert got[child] == expected
+        assert got[child].payload == row.payload
         assert session.get(Delivery, plain).status == "claimed"  # type: ignore[union-attr]
 
 
