@@ -39,6 +39,7 @@ from bot.app import BackgroundTasks, create_app
 from bot.http import start_http
 from bot.ratelimit import RateLimiter
 from bot.reconcile import delivery_metadata
+from bot.runtime import freeze_startup_heap
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.slack_client import make_http_session, make_slack_client
@@ -92,6 +93,7 @@ async def serve(args: argparse.Namespace) -> None:
         config=cfg,
     )
     server = await start_http(app, host="127.0.0.1", port=0)
+    freeze_startup_heap()  # as bot.runtime.start_runtime does
     _say({"events_url": server.events_url})
     loop = asyncio.get_running_loop()
     # BENCH_PROFILE=FILE: cProfile the drains (the event loop thread) into FILE

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import uuid
 from collections.abc import Callable
@@ -138,6 +139,15 @@ class Runtime:
         self.db.dispose()
 
 
+def freeze_startup_heap() -> None:
+    """Move everything built at start-up (libraries, the org config, the app) out of the
+    cyclic collector's generations: those objects live as long as the process, and without
+    this every full collection walks all of them again (~0.1–0.2 s each at 10,000 people,
+    measured in the delivery benchmark). Garbage is collected once first."""
+    gc.collect()
+    gc.freeze()
+
+
 async def start_runtime(
     settings: Settings,
     config: OrgConfig | None,
@@ -210,4 +220,5 @@ async def start_runtime(
         runtime.scheduler = scheduler
     if options.directory and config is not None:
         tasks.spawn(runtime.sync_slack_directory(), name="Slack directory")
+    freeze_startup_heap()
     return runtime
