@@ -100,7 +100,7 @@ _CLAIM_VALUES = {
 }
 # Claim and load in one statement: the UPDATE stamps the due rows and RETURNs their
 # snapshots (SQLite >= 3.35, PostgreSQL). Parents (thread replies, updates) are read after.
-_RETURNED = (
+_CLAIMED_FIELDS = (
     Delivery.id,
     Delivery.rhythm,
     Delivery.period_key,
@@ -112,8 +112,8 @@ _RETURNED = (
     Delivery.claimed_at,
     Delivery.created_at,
     Delivery.error,
-    Delivery.thread_of_id,
-)  # Claimed's field order up to `last_error`, then the parent's id
+)  # Claimed's field order up to `last_error`
+_RETURNED = (*_CLAIMED_FIELDS, Delivery.thread_of_id)  # then the parent's id
 
 
 def _claim_statement(due: Any) -> Any:
@@ -130,21 +130,7 @@ _CLAIM_RETURNING = _claim_statement(_DUE)
 _CLAIM_RETURNING_SKIP_LOCKED = _claim_statement(_DUE_SKIP_LOCKED)
 _PARENTS = select(Delivery.id, Delivery.channel, Delivery.ts).where(Delivery.id.in_(_IDS))
 _LOAD = (
-    select(
-        Delivery.id,
-        Delivery.rhythm,
-        Delivery.period_key,
-        Delivery.recipient,
-        Delivery.kind,
-        _PAYLOAD_TEXT,
-        Delivery.attempts,
-        Delivery.claimed_by,
-        Delivery.claimed_at,
-        Delivery.created_at,
-        Delivery.error,
-        _PARENT.channel,
-        _PARENT.ts,
-    )  # in Claimed's field order
+    select(*_CLAIMED_FIELDS, _PARENT.channel, _PARENT.ts)  # in Claimed's field order
     .outerjoin(_PARENT, _PARENT.id == Delivery.thread_of_id)
     .where(
         Delivery.id.in_(_IDS),
