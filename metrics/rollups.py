@@ -18,14 +18,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from metrics.catalog import Catalog, Source, build_catalog
 from metrics.config import MetricsConfig
-from metrics.models import MetricDaily, RollupDirty
+from metrics.models import RollupDirty
 from metrics.rollup_scan import Directory, Scanner, Sums
 from metrics.rollup_sql import (
     COLUMNS,
@@ -35,6 +35,7 @@ from metrics.rollup_sql import (
     sqlite_tuned,
     stage_rollups,
 )
+from metrics.rollup_table import fresh_table, swap_in
 
 
 @dataclass(frozen=True)
@@ -235,24 +236,20 @@ def rebuild_rollups(
     marks = session.scalar(select(func.count()).select_from(RollupDirty)) or 0
     directory = Directory(session, config)
     kinds = _record_kinds(catalog)
-    with sqlite_tuned(session, threads=2), postgres_tuned(session):
-        # SQLite: filling an empty table in key order is fastest without the secondary
-        # index, rebuilt once at the end (inside the same transaction; readers keep their
-        # snapshot); dropped first, as the DELETE is row by row (foreign keys on: no
-        # truncate). PostgreSQL keeps it (dropping it would lock readers out meanwhile) and
-        # fills a temp table instead, then writes only the rows that changed.
-        table = cast(Table, MetricDaily.__table__)
-        index = next(i for i in table.indexes if i.name == "ix_metric_daily_team")
+    with sqlite_tuned(session, threads=2, zero_freed=False), postgres_tuned(session):
+        # SQLite fills a new table without secondary indexes and swaps it in at the end
+        # (`metrics.rollup_table`: emptying the old one costs a row-by-row delete).
+        # PostgreSQL fills a temp table instead, then writes only the rows that changed
+        # (dropping or swapping the table would lock readers out meanwhile).
         conn = session.connection()
         sqlite = conn.dialect.name == "sqlite"
         # First a DML statement: the SQLite driver opens the transaction only before one,
-        # and a DROP INDEX issued outside a transaction would commit on its own.
+        # and DDL issued outside a transaction would commit on its own.
         session.execute(delete(RollupDirty))
-        target, changed = "metric_daily", None
+        changed = None
         if sqlite:
-            say("clearing metric_daily")
-            index.drop(conn)
-            session.execute(delete(MetricDaily))
+            say("creating a new metric_daily")
+            target = fresh_table(conn)
         else:
             target = stage_rollups(conn)
         written, leftover = 0, set(kinds)
@@ -278,8 +275,8 @@ def rebuild_rollups(
             pairs = scanner.values.keys()
             written += _insert(session, scanner.values, pairs, directory, table=target)
         if sqlite:
-            say("indexing")
-            index.create(conn)
+            say("indexing and swapping in the new table")
+            swap_in(conn, target)
         else:
             say("writing the rows that changed")
             changed = merge_staged_rollups(conn)
