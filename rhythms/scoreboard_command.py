@@ -13,7 +13,8 @@ from metrics.models import Person
 from rhythms.config import OrgConfig
 from rhythms.metric_answer import Refused, resolve_subject
 from rhythms.metric_query import QueryError, parse_target, team_words
-from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource, rep_message, team_message
+from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
+from rhythms.scoreboard_message import rep_message, team_message
 
 USAGE = "Use `/scoreboard` (yours), `/scoreboard @dana` or `/scoreboard sdr`."
 

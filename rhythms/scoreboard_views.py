@@ -20,7 +20,8 @@ from metrics.scoreboard import PersonScoreboard
 from metrics.targets import PERIODS, target_sets
 from rhythms import blocks as bk
 from rhythms.config import OrgConfig
-from rhythms.scoreboard import ScoreboardSource, metric_line, to_green, verdict
+from rhythms.scoreboard import ScoreboardSource
+from rhythms.scoreboard_message import metric_line, to_green, verdict
 
 LOADING_TITLE = "Scoreboard"
 

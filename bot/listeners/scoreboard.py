@@ -22,12 +22,8 @@ from metrics.calendar import WorkCalendar
 from metrics.clock import Clock
 from rhythms.config import OrgConfig
 from rhythms.models import Interaction
-from rhythms.scoreboard import (
-    DETAILS_ACTION,
-    TARGETS_ACTION,
-    MetricsScoreboards,
-    ScoreboardSource,
-)
+from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
+from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
 from rhythms.scoreboard_views import (
     ScoreboardAccessError,
     details_view,

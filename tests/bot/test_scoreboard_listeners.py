@@ -15,7 +15,7 @@ from bot.listeners.scoreboard import register_scoreboard_listeners, scoreboard_h
 from metrics.clock import TravellingClock
 from metrics.models import Person
 from rhythms.models import Interaction
-from rhythms.scoreboard import DETAILS_ACTION, TARGETS_ACTION
+from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
 from tests.support.rhythms import FakeScoreboards, make_config, seed_directory
 
 UTC = dt.UTC

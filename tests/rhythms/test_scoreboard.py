@@ -9,7 +9,7 @@ import json
 from bot.sandbox.blockkit import validate_blocks, validate_view
 from metrics.calendar import WorkCalendar
 from metrics.scoreboard import MetricStatus, PersonScoreboard
-from rhythms.scoreboard import (
+from rhythms.scoreboard_message import (
     DETAILS_ACTION,
     TARGETS_ACTION,
     rep_message,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rhythms.scoreboard import _as_of_label, button_value, rep_message
+from rhythms.scoreboard_message import _as_of_label, button_value, rep_message
 from rhythms.scoreboard_views import parse_button_value
 from tests.rhythms.test_scoreboard import board
 

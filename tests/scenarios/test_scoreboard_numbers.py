@@ -14,7 +14,7 @@ from metrics.models import MetricDaily, Person
 from metrics.scoreboards import person_scoreboard
 from rhythms.engine import RhythmEngine
 from rhythms.models import Delivery
-from rhythms.scoreboard import rep_message
+from rhythms.scoreboard_message import rep_message
 from tests.support.rhythms import make_config, seed_directory
 
 UTC = dt.UTC
