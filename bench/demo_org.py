@@ -59,9 +59,11 @@ def demo_org(scale: str, *, with_rollups: bool = True) -> DemoOrg:
     path = CACHE / f"org-{scale}.db"
     url = f"sqlite:///{path}"
     done = CACHE / f"org-{scale}.generated"
-    if not done.exists():
-        from bot import db
+    from bot import db
 
+    if done.exists():
+        db.upgrade(url)  # a cache made before a migration gets it (a no-op when current)
+    else:
         for stale in CACHE.glob(f"org-{scale}.*"):
             stale.unlink()
         db.upgrade(url)

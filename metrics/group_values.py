@@ -45,15 +45,32 @@ def daily_totals(
     per day from the database instead of one per person and day. Equal for whole-number
     rollups (counts); fractional values may differ in the last bits (summing order).
     """
+    if not person_ids:
+        return _daily_totals(session, defn, None, start, end)
+    return _daily_totals(session, defn, MetricDaily.person_id.in_(list(person_ids)), start, end)
+
+
+def team_daily_totals(
+    session: Session, *, defn: MetricDef, team_key: str, start: dt.date, end: dt.date
+) -> list[float]:
+    """For each day in [start, end], an additive metric summed over the team's rows: the
+    people on `team_key` *that day* (as `metrics.batch.values_by_team` counts a team), read
+    from the team index alone (it carries the value)."""
+    return _daily_totals(session, defn, MetricDaily.team_key == team_key, start, end)
+
+
+def _daily_totals(
+    session: Session, defn: MetricDef, rows: Any, start: dt.date, end: dt.date
+) -> list[float]:
     days = (end - start).days + 1
     totals = [0.0] * days
-    if not person_ids or days <= 0:
+    if rows is None or days <= 0:
         return totals
     query = (
         select(MetricDaily.day, func.sum(MetricDaily.value))
+        .where(rows)
         .where(MetricDaily.metric.in_(sorted(set(defn.numerator))))
         .where(MetricDaily.day >= start, MetricDaily.day <= end)
-        .where(MetricDaily.person_id.in_(list(person_ids)))
         .group_by(MetricDaily.day)
     )
     for day, total in plain(session).execute(query).all():

@@ -233,4 +233,5 @@ class MetricDaily(Base):
     value: Mapped[float] = mapped_column(Float)
     team_key: Mapped[str | None] = mapped_column(String(64))  # team on that day
 
-    __table_args__ = (Index("ix_metric_daily_team", "team_key", "metric", "day"),)
+    # `value` last: team sums over (team, metric, day) ranges read the index alone
+    __table_args__ = (Index("ix_metric_daily_team", "team_key", "metric", "day", "value"),)

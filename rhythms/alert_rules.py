@@ -27,6 +27,7 @@ from metrics.group_values import (
     group_target_memo,
     person_target,
     pipeline_coverage,
+    team_daily_totals,
 )
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.scoreboards import work_calendar
@@ -301,9 +302,15 @@ def _drop(
     v = rule.value or 0.0
     day = local.date()
     start = day - dt.timedelta(days=rule.trailing_days)
-    ids = [p.id for p in subject.members]
     end = day - dt.timedelta(days=1)
-    totals = daily_totals(session, defn=defn, person_ids=ids, start=start, end=end) if ids else []
+    if subject.person is None and subject.team_key:
+        # the team as it was each day, as its value today is counted (`values_by_team`)
+        totals = team_daily_totals(
+            session, defn=defn, team_key=subject.team_key, start=start, end=end
+        )
+    else:
+        ids = [p.id for p in subject.members]
+        totals = daily_totals(session, defn=defn, person_ids=ids, start=start, end=end)
     working = [
         total for i, total in enumerate(totals) if work.is_working_day(start + dt.timedelta(days=i))
     ]
