@@ -49,25 +49,39 @@ COLUMNS = "person_id, metric, day, value, team_key"
 
 def stage_rollups(conn: Connection) -> str:
     """PostgreSQL: an empty temp table shaped like `metric_daily` (no indexes, no foreign
-    key, not WAL-logged) for a rebuild to fill; its name."""
+    key, not WAL-logged) for a rebuild's Python-scanned rows; its name."""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGE} (LIKE metric_daily INCLUDING DEFAULTS)")
     return STAGE
 
 
-def merge_staged_rollups(conn: Connection) -> int:
-    """Make `metric_daily` equal the staged rows, writing only the differences: one hash
-    full join of the two finds the keys whose row is missing, extra or different (value or
-    team) into a temp table; those old rows are deleted and the new ones inserted in key
-    order. The number of rows deleted + inserted; the temp tables are dropped."""
-    conn.exec_driver_sql(f"ANALYZE {STAGE}")  # temp tables are never auto-analyzed
+def stage_query(conn: Connection, query: str, part: int) -> int:
+    """PostgreSQL: the rows of one in-database aggregation into a temp table of its own,
+    ``CREATE TABLE … AS`` (its SELECT may run in parallel workers; an ``INSERT … SELECT``
+    never does, up to PostgreSQL 16); the rows staged. `merge_staged_rollups(conn, parts)`
+    reads the parts with the staged table."""
+    name = f"{STAGE}_{part}"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    return int(conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({COLUMNS}) AS {query}").rowcount)
+
+
+def merge_staged_rollups(conn: Connection, parts: int = 0) -> int:
+    """Make `metric_daily` equal the staged rows (the staged table and `parts` parts from
+    `stage_query`), writing only the differences: one hash full join of the two finds the
+    keys whose row is missing, extra or different (value or team) into a temp table; those
+    old rows are deleted and the new ones inserted in key order. The number of rows deleted
+    + inserted; the temp tables are dropped."""
+    tables = [STAGE, *(f"{STAGE}_{i}" for i in range(parts))]
+    for name in tables:
+        conn.exec_driver_sql(f"ANALYZE {name}")  # temp tables are never auto-analyzed
+    staged = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {name}" for name in tables)
     same_key = " AND ".join(f"n.{c} = m.{c}" for c in KEY)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{DIFF}")
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {DIFF} AS SELECT "
         + "".join(f"m.{c} AS old_{c}, " for c in KEY)
         + ", ".join(f"n.{c}" for c in COLUMNS.split(", "))
-        + f" FROM metric_daily m FULL JOIN {STAGE} n ON {same_key} WHERE m.person_id IS NULL "
+        + f" FROM metric_daily m FULL JOIN ({staged}) n ON {same_key} WHERE m.person_id IS NULL "
         "OR n.person_id IS NULL OR n.value <> m.value OR n.team_key IS DISTINCT FROM m.team_key"
     )
     conn.exec_driver_sql(f"ANALYZE {DIFF}")
@@ -79,8 +93,8 @@ def merge_staged_rollups(conn: Connection) -> int:
         f"INSERT INTO metric_daily ({COLUMNS}) SELECT {COLUMNS} FROM {DIFF} "
         f"WHERE person_id IS NOT NULL ORDER BY {', '.join(KEY)}"
     ).rowcount
-    conn.exec_driver_sql(f"DROP TABLE pg_temp.{DIFF}")
-    conn.exec_driver_sql(f"DROP TABLE pg_temp.{STAGE}")
+    for name in [DIFF, *tables]:
+        conn.exec_driver_sql(f"DROP TABLE pg_temp.{name}")
     return int(deleted) + int(inserted)
 
 
@@ -139,16 +153,26 @@ class SqlRollups:
         self.conn: Connection = session.connection()
         self.sqlite = self.conn.dialect.name == "sqlite"
         self.mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        # PostgreSQL: a query reading a temp table cannot use parallel workers, so the helper
+        # tables are unlogged regular tables, named per backend, created and dropped in the
+        # caller's transaction (invisible to other sessions; a rollback removes them too).
+        self.kind = "TEMP TABLE" if self.sqlite else "UNLOGGED TABLE"
+        suffix = (
+            ""
+            if self.sqlite
+            else f"_{self.conn.exec_driver_sql('SELECT pg_backend_pid()').scalar_one()}"
+        )
+        self.owner, self.team, self.contrib = (f"{n}{suffix}" for n in (OWNER, TEAM, CONTRIB))
         self.zones = sorted({z.key for z in directory.zone.values()})
         self._created: list[str] = []
         zone_of = {name: i for i, name in enumerate(self.zones)}
         self._create(
-            OWNER,
+            self.owner,
             "owner_id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, zone INTEGER NOT NULL, "
             "team_key VARCHAR(64), multi INTEGER NOT NULL",
         )
         self._create(
-            TEAM,
+            self.team,
             "person_id INTEGER NOT NULL, from_day DATE NOT NULL, team_key VARCHAR(64), "
             "PRIMARY KEY (person_id, from_day)",
         )
@@ -163,9 +187,9 @@ class SqlRollups:
             multi = len(pieces) > 1
             zone = zone_of[directory.zone[person_id].key]
             owners.append((owner_id, person_id, zone, None if multi else pieces[0][1], int(multi)))
-        self._fill(OWNER, 5, owners)
-        self._fill(TEAM, 3, teams)
-        self._analyze(OWNER, TEAM)
+        self._fill(self.owner, 5, owners)
+        self._fill(self.team, 3, teams)
+        self._analyze(self.owner, self.team)
 
     def _analyze(self, *names: str) -> None:
         """PostgreSQL never auto-analyzes temp tables; without statistics it guesses a few
@@ -178,12 +202,12 @@ class SqlRollups:
 
     def _create(self, name: str, columns: str) -> None:
         self._drop(name)
-        self.conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({columns})")
+        self.conn.exec_driver_sql(f"CREATE {self.kind} {name} ({columns})")
         self._created.append(name)
 
     def _drop(self, name: str) -> None:
-        schema = "temp" if self.sqlite else "pg_temp"
-        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+        qualified = f"temp.{name}" if self.sqlite else name
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified}")
 
     def _fill(self, name: str, width: int, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -216,38 +240,40 @@ class SqlRollups:
             for name, value in contribute(sig)
         ]
         key = "CAST(NULL AS TEXT) AS sig_key" if not self.sqlite else "NULL AS sig_key"
-        self._drop(CONTRIB)
+        self._drop(self.contrib)
         self.conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {CONTRIB} AS SELECT "
+            f"CREATE {self.kind} {self.contrib} AS SELECT "
             + "".join(f"a.{f}, " for f in fields)
             + "CAST(NULL AS VARCHAR(64)) AS metric, CAST(NULL AS INTEGER) AS mi, "
             f"CAST(NULL AS FLOAT) AS value, {key} FROM {source} a WHERE 1 = 0"
         )
-        if CONTRIB not in self._created:
-            self._created.append(CONTRIB)
+        if self.contrib not in self._created:
+            self._created.append(self.contrib)
         names = ", ".join([*fields, "metric", "mi", "value"])
         marks = ", ".join([self.mark] * (len(fields) + 3))
         if rows:
-            self.conn.exec_driver_sql(f"INSERT INTO {CONTRIB} ({names}) VALUES ({marks})", rows)
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {self.contrib} ({names}) VALUES ({marks})", rows
+            )
         if not fields:
             match = "1 = 1"
         elif self.sqlite:
             self.conn.exec_driver_sql(
-                f"CREATE INDEX temp.ix_{CONTRIB} ON {CONTRIB} ({', '.join(fields)})"
+                f"CREATE INDEX temp.ix_{self.contrib} ON {self.contrib} ({', '.join(fields)})"
             )
             match = " AND ".join(f"c.{f} IS a.{f}" for f in fields)
         else:
             self.conn.exec_driver_sql(
-                f"UPDATE {CONTRIB} SET sig_key = ROW({', '.join(fields)})::text"
+                f"UPDATE {self.contrib} SET sig_key = ROW({', '.join(fields)})::text"
             )
             match = f"ROW({', '.join('a.' + f for f in fields)})::text = c.sig_key"
-            self._analyze(CONTRIB)
+            self._analyze(self.contrib)
         zones = self.zones or ["UTC"]  # no people: no owners, no rows either way
-        source_sql = f"{source} a CROSS JOIN {OWNER} o CROSS JOIN {CONTRIB} c"
+        source_sql = f"{source} a CROSS JOIN {self.owner} o CROSS JOIN {self.contrib} c"
         where = f"{live} AND o.owner_id = a.owner_id AND {match}"
         team = (
             "CASE WHEN g.multi = 0 THEN g.team ELSE "
-            f"(SELECT t.team_key FROM {TEAM} t WHERE t.person_id = g.person_id "
+            f"(SELECT t.team_key FROM {self.team} t WHERE t.person_id = g.person_id "
             "AND t.from_day <= g.day ORDER BY t.from_day DESC LIMIT 1) END"
         )
         sums = "SUM(c.value) AS value, MAX(o.team_key) AS team, MAX(o.multi) AS multi"
@@ -264,7 +290,7 @@ class SqlRollups:
             )
             people = (
                 "SELECT person_id, MAX(team_key) AS team, MAX(multi) AS multi "
-                f"FROM {OWNER} GROUP BY person_id"
+                f"FROM {self.owner} GROUP BY person_id"
             )
             metric = zone_dispatch("g.mi", quoted)
             return (

@@ -33,6 +33,7 @@ from metrics.rollup_sql import (
     merge_staged_rollups,
     postgres_tuned,
     sqlite_tuned,
+    stage_query,
     stage_rollups,
 )
 from metrics.rollup_table import fresh_table, swap_in
@@ -252,7 +253,7 @@ def rebuild_rollups(
             target = fresh_table(conn)
         else:
             target = stage_rollups(conn)
-        written, leftover = 0, set(kinds)
+        written, leftover, parts = 0, set(kinds), 0
         if sql:
             work = SqlRollups(session, catalog, directory)
             try:
@@ -260,11 +261,16 @@ def rebuild_rollups(
                     say(f"{source} by {date_field} (in the database)")
                     bases = catalog.bases_for(source, date_field)
                     query = work.aggregate(source, date_field, bases)
-                    if query is not None:
-                        leftover.discard((source, date_field))
+                    if query is None:
+                        continue
+                    leftover.discard((source, date_field))
+                    if sqlite:
                         written += conn.exec_driver_sql(
                             f"INSERT INTO {target} ({COLUMNS}) {query}"
                         ).rowcount
+                    else:
+                        written += stage_query(conn, query, parts)
+                        parts += 1
             finally:
                 work.close()
         scanner = Scanner(session, catalog, directory, None)
@@ -279,7 +285,7 @@ def rebuild_rollups(
             swap_in(conn, target)
         else:
             say("writing the rows that changed")
-            changed = merge_staged_rollups(conn)
+            changed = merge_staged_rollups(conn, parts)
         say("counting")
         person_days = conn.exec_driver_sql(
             "SELECT count(*) FROM (SELECT DISTINCT person_id, day FROM metric_daily) d"

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
+from metrics.catalog import build_catalog
 from metrics.models import MetricDaily
+from metrics.rollup_scan import Directory
+from metrics.rollup_sql import STAGE, SqlRollups, stage_query
 from metrics.rollups import rebuild_rollups
 from tests.metrics.builders import snapshot
 from tests.metrics.test_rollup_sql import _config, _move_dana, _populate
@@ -93,3 +97,51 @@ def test_the_rebuild_restores_the_session_settings(session: Session, engine_name
         rebuild_rollups(session, config=cfg)
         assert session.execute(text("PRAGMA cache_size")).scalar_one() == cache
     assert session.scalar(select(MetricDaily.person_id).limit(1)) is not None
+
+
+def test_postgres_aggregations_can_run_in_parallel_workers(
+    session: Session, engine_name: str
+) -> None:
+    """The helper tables are regular (unlogged) tables, not temp tables: a query reading a
+    temp table is parallel-restricted, so the 5M-record aggregation would run on one core.
+    With parallel plans made cheap, the staged `CREATE TABLE … AS` gets a Gather node, and the
+    part holds what the aggregation returns."""
+    if engine_name != "postgresql":
+        pytest.skip("parallel query is PostgreSQL's")
+    cfg = _config()
+    _populate(session, cfg)
+    catalog = build_catalog(cfg)
+    work = SqlRollups(session, catalog, Directory(session, cfg))
+    conn = session.connection()
+    try:
+        query = work.aggregate(
+            "activities", "occurred_at", catalog.bases_for("activities", "occurred_at")
+        )
+        assert query is not None
+        for knob in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+            conn.exec_driver_sql(f"SET LOCAL {knob} = 0")  # parallel plans for a tiny table
+        plan = [row[0] for row in conn.exec_driver_sql(f"EXPLAIN CREATE TEMP TABLE x AS {query}")]
+        assert work.owner in _parallel_part(plan)  # joined with the records in the workers
+        rows = conn.exec_driver_sql(f"SELECT * FROM ({query}) q").all()  # unnamed columns
+        assert rows and stage_query(conn, query, 0) == len(rows)
+        staged = conn.exec_driver_sql(
+            f"SELECT person_id, metric, day, value, team_key FROM pg_temp.{STAGE}_0"
+        ).all()
+        assert sorted(staged) == sorted(rows)
+    finally:
+        work.close()
+    session.rollback()
+
+
+def _parallel_part(plan: list[str]) -> str:
+    """The lines of an EXPLAIN below its Gather nodes (what the workers run)."""
+    below, depth = [], None
+    for line in plan:
+        indent = len(line) - len(line.lstrip(" ->"))
+        if depth is not None and indent <= depth:
+            depth = None
+        if depth is not None:
+            below.append(line)
+        elif "Gather" in line:
+            depth = indent
+    return "\n".join(below)
