@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, union_all
 from sqlalchemy.orm import Session
 
 from metrics.calendar import WorkCalendar
@@ -25,6 +25,7 @@ from metrics.models import CrmUser, Deal, MetricDaily, Person
 from metrics.targets import target_for_range
 
 TargetMemo = dict[tuple[object, ...], float | None]
+EVERYONE_FROM = 1000  # people, from which `PersonSums` reads everyone's rows by team
 _MISSING: Any = object()
 
 
@@ -104,18 +105,73 @@ class PersonSums:
         read = self._read.setdefault(key, set())
         missing = sorted({pid for pid in person_ids if pid not in read})
         if missing:
-            query = (
-                select(MetricDaily.person_id, MetricDaily.metric, func.sum(MetricDaily.value))
-                .where(MetricDaily.metric.in_(bases))
-                .where(MetricDaily.day >= start, MetricDaily.day <= end)
-                .where(MetricDaily.person_id.in_(missing))
-                .group_by(MetricDaily.person_id, MetricDaily.metric)
-            )
-            for pid, metric, total in plain(session).execute(query).all():
-                sums.setdefault(pid, {})[metric] = float(total or 0.0)
+            found = _person_sums(session, bases, missing, start, end)
+            for pid in missing:
+                if pid in found:
+                    sums[pid] = found[pid]
             read.update(missing)
         empty: dict[str, float] = {}
         return {pid: value_from_sums(defn, sums.get(pid, empty))[0] for pid in person_ids}
+
+
+def _person_sums(
+    session: Session, bases: tuple[str, ...], person_ids: list[int], start: dt.date, end: dt.date
+) -> dict[int, dict[str, float]]:
+    """Sums per person and base over [start, end] — for many people, of everyone (the
+    caller picks): read by team from the team index, which carries the person and the value,
+    instead of a primary-key seek and a row lookup per person (10,000 people on one day on
+    SQLite: 11 ms against 35 ms), as plain driver rows (`raw_rows`)."""
+    conn = plain(session)
+
+    def rows(which: Any) -> Any:
+        return (
+            select(MetricDaily.person_id, MetricDaily.metric, MetricDaily.value)
+            .where(which)
+            .where(MetricDaily.metric.in_(bases))
+            .where(MetricDaily.day >= start, MetricDaily.day <= end)
+        )
+
+    if len(person_ids) < EVERYONE_FROM:
+        statement = rows(MetricDaily.person_id.in_(person_ids))
+    else:
+        teams = team_keys(conn)
+        statement = union_all(
+            rows(MetricDaily.team_key.in_(teams)), rows(MetricDaily.team_key.is_(None))
+        )
+    sums: dict[int, dict[str, float]] = {}
+    for pid, metric, value in raw_rows(conn, statement):
+        slot = sums.get(pid)
+        if slot is None:
+            slot = sums[pid] = {}
+        slot[metric] = slot.get(metric, 0.0) + float(value)
+    return sums
+
+
+def raw_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """All rows of a Core SELECT straight from the DB-API cursor, for reads of thousands of
+    plain values (ints, text, floats: no type conversion happens, so not for dates):
+    SQLAlchemy's result rows cost ~2 µs a row more (10,000 rows: 32 ms against 11 ms).
+    Values are rendered as literals with SQLAlchemy's quoting, so each call compiles."""
+    sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def team_keys(conn: Connection) -> list[str]:
+    """Every team key `metric_daily` holds (not NULL), one index seek per team: a loose
+    scan of the team index (``SELECT DISTINCT`` would read every entry)."""
+    return [
+        key
+        for (key,) in conn.exec_driver_sql(
+            "WITH RECURSIVE t(k) AS (SELECT MIN(team_key) FROM metric_daily UNION ALL "
+            "SELECT (SELECT MIN(team_key) FROM metric_daily WHERE team_key > t.k) FROM t "
+            "WHERE t.k IS NOT NULL) SELECT k FROM t WHERE k IS NOT NULL"
+        )
+    ]
 
 
 def person_target(

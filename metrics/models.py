@@ -233,5 +233,8 @@ class MetricDaily(Base):
     value: Mapped[float] = mapped_column(Float)
     team_key: Mapped[str | None] = mapped_column(String(64))  # team on that day
 
-    # `value` last: team sums over (team, metric, day) ranges read the index alone
-    __table_args__ = (Index("ix_metric_daily_team", "team_key", "metric", "day", "value"),)
+    # person and value last: team sums over (team, metric, day) ranges, and a day's values
+    # for everyone (`metrics.group_values.PersonSums`), read the index alone
+    __table_args__ = (
+        Index("ix_metric_daily_team", "team_key", "metric", "day", "person_id", "value"),
+    )
