@@ -15,15 +15,20 @@ direction; amount and currency ...). Most records share a handful of distinct fi
    joins records, owners and contributions (NULL-safe: ``IS`` on SQLite; a text key of the row
    on PostgreSQL, so the join can hash).
 
+The helper tables (signatures, owners, team pieces) are temp tables on SQLite and unlogged
+regular tables named per backend on PostgreSQL, where a scan of a temp table cannot run in a
+parallel worker; either way they live only inside the caller's transaction.
+
 `SqlRollups.aggregate` returns that SELECT for the whole table; the full rebuild inserts it
-into `metric_daily` on SQLite. On PostgreSQL it inserts into a temp table (`stage_rollups`)
-and then writes only the rows that differ (`merge_staged_rollups`, one hash full join):
+into the new `metric_daily` on SQLite. On PostgreSQL each SELECT is staged into a temp table
+of its own by ``CREATE TABLE … AS`` (`stage_query`, parallel-capable), and then only the rows
+that differ are written (`merge_staged_rollups`, one hash full join):
 rewriting every row costs there ~15 µs a row (the unique check visits the dead version of
 each key deleted in the same transaction, the foreign-key trigger, two B-tree inserts), while
 a repair changes few rows; readers keep their snapshot throughout (no TRUNCATE, no lock
 beyond the changed rows'). (Incremental refreshes stay on the Python scan: for a few thousand
 person-days the signature and temp-table overhead costs more than it saves; measured in
-docs/metrics.md.) Temp tables are dropped by `close()`; all in the caller's transaction.
+docs/metrics.md.) Helper tables are dropped by `close()`; all in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -192,8 +197,9 @@ class SqlRollups:
         self._analyze(self.owner, self.team)
 
     def _analyze(self, *names: str) -> None:
-        """PostgreSQL never auto-analyzes temp tables; without statistics it guesses a few
-        thousand owners and picks a nested loop over an owner index for 5M records."""
+        """PostgreSQL cannot auto-analyze tables made in this transaction; without statistics
+        it guesses a few thousand owners and picks a nested loop over an owner index for 5M
+        records."""
         if not self.sqlite:
             self.conn.exec_driver_sql(f"ANALYZE {', '.join(names)}")
 
