@@ -29,10 +29,10 @@ from rhythms.blocks import (
     status_dot,
 )
 from rhythms.config import OrgConfig
-from rhythms.maple import get_reply, week_label
+from rhythms.maple import get_reply, maple_rhythms, week_label
 from rhythms.maple_metrics import week_figures
 from rhythms.maple_rhythm import OPEN_ACTION as MAPLE_OPEN
-from rhythms.maple_rhythm import current_week, maple_rhythms
+from rhythms.maple_rhythm import current_week
 from rhythms.models import AlertState
 from rhythms.permissions import alert_concerns, is_admin, viewer_for
 from rhythms.registry import configured_audience

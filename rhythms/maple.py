@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.maple_modal import planned_items
 from rhythms.models import Reply, ReplyRevision
 
@@ -176,3 +177,12 @@ def participation(
     return Participation(
         tuple(buckets["on_time"]), tuple(buckets["late"]), tuple(buckets["missing"])
     )
+
+
+def maple_rhythms(config: OrgConfig) -> dict[str, RhythmConfig]:
+    """The org's enabled rhythms of the MAPLE kind, by name."""
+    return {
+        name: r
+        for name, r in config.rhythms.items()
+        if config.rhythm_kind(name) == "maple" and r.enabled
+    }

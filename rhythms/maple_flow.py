@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from metrics.directory import person_timezone
 from metrics.models import Person
 from rhythms.config import OrgConfig
-from rhythms.maple import get_reply, last_planned, revisions, save_reply, week_label
+from rhythms.maple import get_reply, last_planned, maple_rhythms, revisions, save_reply, week_label
+from rhythms.maple_emergency import escalate_emergency
 from rhythms.maple_metrics import metrics_text
 from rhythms.maple_modal import ModalContext, maple_modal, modal_metadata, parse_submission
-from rhythms.maple_rhythm import current_week, escalate_emergency, maple_rhythms
+from rhythms.maple_rhythm import current_week
 from rhythms.outbox import enqueue
 
 

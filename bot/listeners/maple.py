@@ -22,9 +22,10 @@ from bot.app import BackgroundTasks
 from metrics.clock import Clock
 from rhythms.config import OrgConfig
 from rhythms.maple_digest import EMERGENCY_ACK_ACTION
+from rhythms.maple_emergency import acknowledge_emergency
 from rhythms.maple_flow import MapleError, modal_for, submit
 from rhythms.maple_modal import CALLBACK_ID, SAVE_DRAFT_ACTION
-from rhythms.maple_rhythm import OPEN_ACTION, acknowledge_emergency
+from rhythms.maple_rhythm import OPEN_ACTION
 from rhythms.models import Interaction
 
 log = logging.getLogger(__name__)

@@ -13,12 +13,8 @@ from metrics.models import MetricDaily, Person
 from rhythms.config import OrgConfig, load_org_config
 from rhythms.engine import RhythmEngine
 from rhythms.maple import save_reply
-from rhythms.maple_rhythm import (
-    acknowledge_emergency,
-    escalate_emergency,
-    maple_followups,
-    maple_prompt_spec,
-)
+from rhythms.maple_emergency import acknowledge_emergency, escalate_emergency
+from rhythms.maple_rhythm import maple_followups, maple_prompt_spec
 from rhythms.models import Delivery
 from rhythms.registry import Registry
 from tests.conftest import EXAMPLE_CONFIG
