@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from bot import db
 from bot.cli import build_parser, main
 from metrics.store import make_engine
 from tests.conftest import EXAMPLE_CONFIG
@@ -23,8 +25,11 @@ def test_cli_surface_is_stable() -> None:
 
 
 def test_migrate_creates_schema(empty_db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    head = ScriptDirectory.from_config(db.alembic_config(empty_db_url)).get_current_head()
+    assert head is not None
     assert main(["migrate", "--database-url", empty_db_url]) == 0
-    assert "schema at revision 0001" in capsys.readouterr().out
+    assert f"schema at revision {head} on" in capsys.readouterr().out
+    assert db.current_revision(empty_db_url) == head
     engine = make_engine(empty_db_url)
     assert {"people", "deliveries", "metric_daily"} <= set(inspect(engine).get_table_names())
     engine.dispose()
