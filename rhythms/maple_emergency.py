@@ -11,6 +11,7 @@ of the MAPLE follow-ups, every scheduler tick) raises each one unacknowledged af
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,15 +82,7 @@ def _send_emergency(
     part: str,
     now: dt.datetime,
 ) -> int:
-    team = session.get(Team, author.team_key) if author.team_key else None
-    text, blocks = emergency_blocks(
-        author_name=author.name,
-        author_slack_id=author.slack_user_id,
-        team_name=team.name if team else "No team",
-        week_label=week_label(reply.period_key),
-        text=str(reply.answers.get("emergencies") or ""),
-        reply_id=reply.id,
-    )
+    text, blocks = _message(session, reply, author)
     if part != "main":
         text = "Still unacknowledged: " + text
     count = 0
@@ -107,6 +100,22 @@ def _send_emergency(
     return count
 
 
+def _message(
+    session: Session, reply: Reply, author: Person, *, acked_by: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The escalation DM of `reply` (text, blocks), acknowledged by `acked_by` if given."""
+    team = session.get(Team, author.team_key) if author.team_key else None
+    return emergency_blocks(
+        author_name=author.name,
+        author_slack_id=author.slack_user_id,
+        team_name=team.name if team else "No team",
+        week_label=week_label(reply.period_key),
+        text=str(reply.answers.get("emergencies") or ""),
+        reply_id=reply.id,
+        acked_by=acked_by,
+    )
+
+
 def acknowledge_emergency(session: Session, *, reply_id: int, by: str, now: dt.datetime) -> bool:
     """Record the acknowledgement; rewrite every escalation DM and tell the author who."""
     if not acknowledge(session, rule=EMERGENCY_RULE, subject=f"reply:{reply_id}", by=by, now=now):
@@ -115,16 +124,7 @@ def acknowledge_emergency(session: Session, *, reply_id: int, by: str, now: dt.d
     author = session.get(Person, reply.person_id) if reply is not None else None
     if reply is None or author is None:
         return True
-    team = session.get(Team, author.team_key) if author.team_key else None
-    text, blocks = emergency_blocks(
-        author_name=author.name,
-        author_slack_id=author.slack_user_id,
-        team_name=team.name if team else "No team",
-        week_label=week_label(reply.period_key),
-        text=str(reply.answers.get("emergencies") or ""),
-        reply_id=reply.id,
-        acked_by=by,
-    )
+    text, blocks = _message(session, reply, author, acked_by=by)
     sent = session.scalars(
         select(Delivery).where(
             Delivery.rhythm == "maple_emergency",
