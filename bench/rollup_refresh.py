@@ -129,7 +129,7 @@ def _measure(url: str, org: DemoOrg, engine_name: str) -> list[Result]:
                 "s",
                 "< 20 s",
                 seconds < 20,
-                f"{result.rows_written:,} rows, {result.person_days:,} person-days, {cpu_note}, "
+                f"{result.rows_written:,} rows, {cpu_note}, "
                 f"{note}; load {load:.1f} at start, "
                 f"{os.getloadavg()[0]:.1f} at the end",
             )

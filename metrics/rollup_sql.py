@@ -20,15 +20,11 @@ regular tables named per backend on PostgreSQL, where a scan of a temp table can
 parallel worker; either way they live only inside the caller's transaction.
 
 `SqlRollups.aggregate` returns that SELECT for the whole table; the full rebuild inserts it
-into the new `metric_daily` on SQLite. On PostgreSQL each SELECT is staged into a temp table
-of its own by ``CREATE TABLE … AS`` (`stage_query`, parallel-capable), and then only the rows
-that differ are written (`merge_staged_rollups`, one hash full join):
-rewriting every row costs there ~15 µs a row (the unique check visits the dead version of
-each key deleted in the same transaction, the foreign-key trigger, two B-tree inserts), while
-a repair changes few rows; readers keep their snapshot throughout (no TRUNCATE, no lock
-beyond the changed rows'). (Incremental refreshes stay on the Python scan: for a few thousand
-person-days the signature and temp-table overhead costs more than it saves; measured in
-docs/metrics.md.) Helper tables are dropped by `close()`; all in the caller's transaction.
+into the new `metric_daily` on SQLite, and on PostgreSQL stages it and writes only the rows
+that differ (`metrics.rollup_merge`). (Incremental refreshes stay on the Python scan: for a
+few thousand person-days the signature and temp-table overhead costs more than it saves;
+measured in docs/metrics.md.) Helper tables are dropped by `close()`; all in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -47,60 +43,6 @@ from metrics.rollup_zones import local_day_sql, team_pieces, zone_dispatch
 
 MAX_SIGNATURES = 5000
 OWNER, TEAM, CONTRIB = "tmp_rollup_owner", "tmp_rollup_team", "tmp_rollup_contrib"
-STAGE, DIFF = "tmp_rollup_new", "tmp_rollup_diff"
-KEY = ("person_id", "metric", "day")
-COLUMNS = "person_id, metric, day, value, team_key"
-
-
-def stage_rollups(conn: Connection) -> str:
-    """PostgreSQL: an empty temp table shaped like `metric_daily` (no indexes, no foreign
-    key, not WAL-logged) for a rebuild's Python-scanned rows; its name."""
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGE} (LIKE metric_daily INCLUDING DEFAULTS)")
-    return STAGE
-
-
-def stage_query(conn: Connection, query: str, part: int) -> int:
-    """PostgreSQL: the rows of one in-database aggregation into a temp table of its own,
-    ``CREATE TABLE … AS`` (its SELECT may run in parallel workers; an ``INSERT … SELECT``
-    never does, up to PostgreSQL 16); the rows staged. `merge_staged_rollups(conn, parts)`
-    reads the parts with the staged table."""
-    name = f"{STAGE}_{part}"
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{name}")
-    return int(conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({COLUMNS}) AS {query}").rowcount)
-
-
-def merge_staged_rollups(conn: Connection, parts: int = 0) -> int:
-    """Make `metric_daily` equal the staged rows (the staged table and `parts` parts from
-    `stage_query`), writing only the differences: one hash full join of the two finds the
-    keys whose row is missing, extra or different (value or team) into a temp table; those
-    old rows are deleted and the new ones inserted in key order. The number of rows deleted
-    + inserted; the temp tables are dropped."""
-    tables = [STAGE, *(f"{STAGE}_{i}" for i in range(parts))]
-    for name in tables:
-        conn.exec_driver_sql(f"ANALYZE {name}")  # temp tables are never auto-analyzed
-    staged = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {name}" for name in tables)
-    same_key = " AND ".join(f"n.{c} = m.{c}" for c in KEY)
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{DIFF}")
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE {DIFF} AS SELECT "
-        + "".join(f"m.{c} AS old_{c}, " for c in KEY)
-        + ", ".join(f"n.{c}" for c in COLUMNS.split(", "))
-        + f" FROM metric_daily m FULL JOIN ({staged}) n ON {same_key} WHERE m.person_id IS NULL "
-        "OR n.person_id IS NULL OR n.value <> m.value OR n.team_key IS DISTINCT FROM m.team_key"
-    )
-    conn.exec_driver_sql(f"ANALYZE {DIFF}")
-    deleted = conn.exec_driver_sql(
-        f"DELETE FROM metric_daily m USING {DIFF} d WHERE "
-        + " AND ".join(f"m.{c} = d.old_{c}" for c in KEY)
-    ).rowcount
-    inserted = conn.exec_driver_sql(
-        f"INSERT INTO metric_daily ({COLUMNS}) SELECT {COLUMNS} FROM {DIFF} "
-        f"WHERE person_id IS NOT NULL ORDER BY {', '.join(KEY)}"
-    ).rowcount
-    for name in [DIFF, *tables]:
-        conn.exec_driver_sql(f"DROP TABLE pg_temp.{name}")
-    return int(deleted) + int(inserted)
 
 
 @contextmanager

@@ -26,22 +26,15 @@ from sqlalchemy.orm import Session
 from metrics.catalog import Catalog, Source, build_catalog
 from metrics.config import MetricsConfig
 from metrics.models import RollupDirty
+from metrics.rollup_merge import COLUMNS, StagedRollups
 from metrics.rollup_scan import Directory, Scanner, Sums
-from metrics.rollup_sql import (
-    COLUMNS,
-    SqlRollups,
-    merge_staged_rollups,
-    postgres_tuned,
-    sqlite_tuned,
-    stage_query,
-    stage_rollups,
-)
+from metrics.rollup_sql import SqlRollups, postgres_tuned, sqlite_tuned
 from metrics.rollup_table import fresh_table, swap_in
 
 
 @dataclass(frozen=True)
 class RefreshResult:
-    person_days: int  # (person, local day) pairs recomputed (rebuild: pairs with a row)
+    person_days: int | None  # (person, local day) pairs recomputed (rebuild: not counted)
     rows_written: int  # metric_daily rows inserted (rebuild: rows the rebuilt table holds)
     dirty_processed: int  # rollup_dirty marks consumed
     unmapped_records: int  # records (or dirty owner-days, incrementally) with no person
@@ -240,20 +233,21 @@ def rebuild_rollups(
     with sqlite_tuned(session, threads=2, zero_freed=False), postgres_tuned(session):
         # SQLite fills a new table without secondary indexes and swaps it in at the end
         # (`metrics.rollup_table`: emptying the old one costs a row-by-row delete).
-        # PostgreSQL fills a temp table instead, then writes only the rows that changed
-        # (dropping or swapping the table would lock readers out meanwhile).
+        # PostgreSQL stages the rows, then writes only those that differ
+        # (`metrics.rollup_merge`: dropping or swapping the table would lock readers out).
         conn = session.connection()
         sqlite = conn.dialect.name == "sqlite"
         # First a DML statement: the SQLite driver opens the transaction only before one,
         # and DDL issued outside a transaction would commit on its own.
         session.execute(delete(RollupDirty))
-        changed = None
+        changed, staged = None, None
         if sqlite:
             say("creating a new metric_daily")
             target = fresh_table(conn)
         else:
-            target = stage_rollups(conn)
-        written, leftover, parts = 0, set(kinds), 0
+            staged = StagedRollups(conn)
+            target = staged.table()
+        written, leftover = 0, set(kinds)
         if sql:
             work = SqlRollups(session, catalog, directory)
             try:
@@ -264,13 +258,12 @@ def rebuild_rollups(
                     if query is None:
                         continue
                     leftover.discard((source, date_field))
-                    if sqlite:
+                    if staged is None:
                         written += conn.exec_driver_sql(
                             f"INSERT INTO {target} ({COLUMNS}) {query}"
                         ).rowcount
                     else:
-                        written += stage_query(conn, query, parts)
-                        parts += 1
+                        written += staged.add(query)
             finally:
                 work.close()
         scanner = Scanner(session, catalog, directory, None)
@@ -280,18 +273,14 @@ def rebuild_rollups(
             scanner.scan(owners=None, lo=None, hi=None, only=leftover)
             pairs = scanner.values.keys()
             written += _insert(session, scanner.values, pairs, directory, table=target)
-        if sqlite:
+        if staged is None:
             say("indexing and swapping in the new table")
             swap_in(conn, target)
         else:
             say("writing the rows that changed")
-            changed = merge_staged_rollups(conn, parts)
-        say("counting")
-        person_days = conn.exec_driver_sql(
-            "SELECT count(*) FROM (SELECT DISTINCT person_id, day FROM metric_daily) d"
-        ).scalar_one()
+            changed = staged.merge()
         unmapped = scanner.unmapped + (_unmapped(session, catalog, leftover) if sql else 0)
-    return RefreshResult(int(person_days), written, int(marks), unmapped, changed)
+    return RefreshResult(None, written, int(marks), unmapped, changed)
 
 
 def _unmapped(session: Session, catalog: Catalog, scanned: set[tuple[Source, str]]) -> int:

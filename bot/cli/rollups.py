@@ -81,8 +81,9 @@ def handle_rebuild(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     seconds = time.perf_counter() - began
     console.print(
-        f"rollups rebuilt in {seconds:.1f}s: {result.rows_written:,} rows written, "
-        f"{result.person_days:,} person-days, {result.unmapped_records:,} unmapped records"
+        f"rollups rebuilt in {seconds:.1f}s: {result.rows_written:,} rows"
+        + ("" if result.rows_changed is None else f" ({result.rows_changed:,} changed)")
+        + f", {result.unmapped_records:,} unmapped records"
     )
     if result.unmapped_records:
         err_console.print(

@@ -128,11 +128,13 @@ def handle(args: argparse.Namespace) -> int:
         engine.dispose()
     report = result.sync
     _print_summary(report)
-    how = "rebuilt" if result.rebuilt else "refreshed"
-    console.print(
-        f"rollups {how}: {result.rollups.person_days:,} person-days, "
-        f"{result.rollups.rows_written:,} rows"
-    )
+    rollups = result.rollups
+    if result.rebuilt or rollups.person_days is None:
+        console.print(f"rollups rebuilt: {rollups.rows_written:,} rows")
+    else:
+        console.print(
+            f"rollups refreshed: {rollups.person_days:,} person-days, {rollups.rows_written:,} rows"
+        )
     if result.unmatched_active:
         console.print(
             f"[yellow]{result.unmatched_active} active CRM owner(s) map to no person[/]: "

@@ -1,0 +1,117 @@
+"""PostgreSQL: a rebuild stages its rows, then writes to `metric_daily` only what differs.
+
+Rewriting every row of `metric_daily` costs there ~15 µs a row (the unique check visits the
+dead version of each key deleted in the same transaction, the foreign-key trigger, two B-tree
+inserts), while a repair changes few rows; and readers keep their snapshot throughout (no
+TRUNCATE, no lock beyond the changed rows'). So:
+
+1. Each in-database aggregation is staged by ``CREATE TABLE … AS`` (its SELECT may run in
+   parallel workers; an ``INSERT … SELECT`` never does, up to PostgreSQL 16), and the rows
+   the Python scan adds are COPYed into one more staged table.
+2. Both sides are summarised per person: rows and the sum of a 64-bit hash of each row's
+   text (metric, day, value, team), seeded with the person — two parallel scans (~1 s each
+   for 4.5M rows, against ~5 s for a hash full join of the two sides, which PostgreSQL 15
+   cannot run in parallel). People whose summaries agree have the same rows.
+3. For the people whose summaries differ, one hash full join finds the keys whose row is
+   missing, extra or different; those old rows are deleted and the new ones inserted in key
+   order.
+
+Two different row sets of one person with equal row counts and equal sums of 64-bit hashes
+would be left unrepaired: about one chance in 2^64 for each person whose rows changed.
+The text of a row is unambiguous: metric names are ``[a-z0-9_.]`` (no ``|``), days and
+numbers print without one, the team is last and NULL is left out rather than printed empty.
+The staged tables are unlogged regular tables named per backend (a scan of a temp table
+cannot run in a parallel worker), created and dropped in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+STAGE, DIFF = "tmp_rollup_new", "tmp_rollup_diff"
+KEY = ("person_id", "metric", "day")
+COLUMNS = "person_id, metric, day, value, team_key"
+ROW_HASH = "hashtextextended(concat_ws('|', metric, day, value, team_key), person_id)"
+
+
+class StagedRollups:
+    """The staged tables of one rebuild and the merge of their rows into `metric_daily`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        self.prefix = f"{STAGE}_{pid}"
+        self.tables: list[str] = []
+
+    def _create(self, definition: str) -> tuple[str, int]:
+        name = f"{self.prefix}_{len(self.tables)}"
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        rows = self.conn.exec_driver_sql(f"CREATE UNLOGGED TABLE {name} {definition}").rowcount
+        self.tables.append(name)
+        return name, int(rows)
+
+    def table(self) -> str:
+        """An empty staged table shaped like `metric_daily` (no indexes, no foreign key), for
+        rows written by COPY; its name."""
+        return self._create("(LIKE metric_daily INCLUDING DEFAULTS)")[0]
+
+    def add(self, query: str) -> int:
+        """Stage the rows of one aggregation SELECT (person, metric, day, value, team); how
+        many."""
+        return self._create(f"({COLUMNS}) AS {query}")[1]
+
+    def _summaries(self, *tables: str) -> dict[int, tuple[int, int]]:
+        """Per person: (rows, sum of row hashes) over `tables`, one parallel scan each."""
+        found: dict[int, tuple[int, int]] = {}
+        for table in tables:
+            result = self.conn.exec_driver_sql(
+                f"SELECT person_id, count(*), sum({ROW_HASH}) FROM {table} GROUP BY person_id"
+            )
+            for person, n, total in result:
+                rows, hashes = found.get(person, (0, 0))
+                found[person] = (rows + int(n), hashes + int(total))
+        return found
+
+    def merge(self) -> int:
+        """Make `metric_daily` equal the staged rows; the rows deleted + inserted. The staged
+        tables are dropped (after a failure the caller's rollback removes them)."""
+        for name in self.tables:
+            self.conn.exec_driver_sql(f"ANALYZE {name}")  # never auto-analyzed in time
+        staged = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {n}" for n in self.tables)
+        old = self._summaries("metric_daily")
+        new = self._summaries(*self.tables)
+        people = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+        changed = self._write_differences(staged, people) if people else 0
+        self.drop()
+        return changed
+
+    def _write_differences(self, staged: str, people: list[int]) -> int:
+        conn = self.conn
+        same_key = " AND ".join(f"n.{c} = m.{c}" for c in KEY)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{DIFF}")
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {DIFF} AS SELECT "
+            + "".join(f"m.{c} AS old_{c}, " for c in KEY)
+            + ", ".join(f"n.{c}" for c in COLUMNS.split(", "))
+            + " FROM (SELECT * FROM metric_daily WHERE person_id = ANY(%(p)s)) m "
+            f"FULL JOIN (SELECT * FROM ({staged}) s WHERE person_id = ANY(%(p)s)) n "
+            f"ON {same_key} WHERE m.person_id IS NULL OR n.person_id IS NULL "
+            "OR n.value <> m.value OR n.team_key IS DISTINCT FROM m.team_key",
+            {"p": people},
+        )
+        conn.exec_driver_sql(f"ANALYZE {DIFF}")
+        deleted = conn.exec_driver_sql(
+            f"DELETE FROM metric_daily m USING {DIFF} d WHERE "
+            + " AND ".join(f"m.{c} = d.old_{c}" for c in KEY)
+        ).rowcount
+        inserted = conn.exec_driver_sql(
+            f"INSERT INTO metric_daily ({COLUMNS}) SELECT {COLUMNS} FROM {DIFF} "
+            f"WHERE person_id IS NOT NULL ORDER BY {', '.join(KEY)}"
+        ).rowcount
+        conn.exec_driver_sql(f"DROP TABLE pg_temp.{DIFF}")
+        return int(deleted) + int(inserted)
+
+    def drop(self) -> None:
+        for name in self.tables:
+            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        self.tables.clear()
