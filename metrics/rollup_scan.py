@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from metrics.catalog import Base, Catalog, Source
 from metrics.config import MetricsConfig
 from metrics.models import Activity, CrmUser, Deal, Person, TeamMembership
+from metrics.rollup_zones import instant_literal
 
 CHUNK = 500
 PRIMARY = ("occurred_at", "created_at")  # scans that count each record once
@@ -147,8 +148,11 @@ class Scanner:
         hi: dt.datetime | None,
         only: set[tuple[Source, str]] | None = None,
     ) -> None:
-        """Add up the records placed in [lo, hi) of `owners` (None: all), for every
-        (source, date field) of the catalog or `only` those."""
+        """Add up the records of `owners` placed in [lo, hi), or with all three None every
+        record, for every (source, date field) of the catalog or `only` those."""
+        everything = owners is None and lo is None and hi is None
+        if not everything and (owners is None or lo is None or hi is None):
+            raise ValueError("scan: give owners, lo and hi, or none of them")
         sources: tuple[Source, ...] = ("activities", "deals")
         for source in sources:
             model: Any = Activity if source == "activities" else Deal
@@ -157,25 +161,54 @@ class Scanner:
                     continue
                 bases = self.catalog.bases_for(source, date_field)
                 fields = sorted({f for b in bases for f in b.fields})
-                column = getattr(model, date_field)
-                query = select(
-                    model.owner_id,
-                    type_coerce(column, String),
-                    *(getattr(model, f) for f in fields),
-                ).where(model.deleted.is_(False), column.is_not(None))
-                if lo is not None:
-                    query = query.where(column >= lo)
-                if hi is not None:
-                    query = query.where(column < hi)
-                if owners is None and lo is None and hi is None:
+                primary = date_field in PRIMARY
+                if owners is None or lo is None or hi is None:
+                    column = getattr(model, date_field)
+                    query = select(
+                        model.owner_id,
+                        type_coerce(column, String),
+                        *(getattr(model, f) for f in fields),
+                    ).where(model.deleted.is_(False), column.is_not(None))
                     rows = self._raw_rows(query, f"rollup_{source}_{date_field}")
-                    self._add(rows, bases, fields, count_unmapped=date_field in PRIMARY)
+                    self._add(rows, bases, fields, count_unmapped=primary)
                     continue
-                groups: list[list[int] | None] = [None] if owners is None else list(chunks(owners))
-                for group in groups:
-                    q = query if group is None else query.where(model.owner_id.in_(group))
-                    rows = self.session.execute(q.execution_options(yield_per=50000))
-                    self._add(rows, bases, fields, count_unmapped=date_field in PRIMARY)
+                for sql in self._window_sql(source, date_field, fields, owners, lo, hi):
+                    self._add(self._driver_rows(sql), bases, fields, count_unmapped=primary)
+
+    def _window_sql(
+        self,
+        source: Source,
+        date_field: str,
+        fields: list[str],
+        owners: list[int],
+        lo: dt.datetime,
+        hi: dt.datetime,
+    ) -> Iterator[str]:
+        """SELECTs of the owners' records placed in [lo, hi), as literal SQL (owner ids are
+        integers, the bounds instants in the stored format): read through the driver, a row
+        costs a tuple, not a SQLAlchemy row (~2 µs). SQLite reads `CHUNK` owners a
+        statement; PostgreSQL all of them in one (an index scan over the array of owners)."""
+        sqlite = self.session.connection().dialect.name == "sqlite"
+        columns = ", ".join(["owner_id", date_field, *fields])
+        bounds = " AND ".join(
+            f"{date_field} {op} {instant_literal(when, sqlite=sqlite)}"
+            for op, when in ((">=", lo), ("<", hi))
+        )
+        size = CHUNK if sqlite else max(len(owners), 1)
+        for group in chunks(owners, size):
+            ids = ", ".join(str(int(o)) for o in group)
+            yield (
+                f"SELECT {columns} FROM {source} WHERE owner_id IN ({ids}) AND {bounds} "
+                "AND NOT deleted"
+            )
+
+    def _driver_rows(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        cursor: Any = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            yield from cursor.fetchall()
+        finally:
+            cursor.close()
 
     def _raw_rows(self, query: Any, name: str) -> Iterator[tuple[Any, ...]]:
         """All rows of a parameterless query straight from the DB-API cursor (a full rebuild

@@ -58,8 +58,13 @@ def transitions(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def timestamp_literal(second: int, *, sqlite: bool) -> str:
-    """A UTC instant as a literal comparable with a stored `UTCDateTime` column."""
-    text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """A UTC instant (epoch seconds) as a literal comparable with a stored `UTCDateTime`."""
+    return instant_literal(dt.datetime.fromtimestamp(second, dt.UTC), sqlite=sqlite)
+
+
+def instant_literal(when: dt.datetime, *, sqlite: bool) -> str:
+    """An aware instant as a literal comparable with a stored `UTCDateTime` column."""
+    text = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return f"'{text}'" if sqlite else f"TIMESTAMPTZ '{text}+00'"
 
 

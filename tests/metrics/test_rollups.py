@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from metrics.catalog import CatalogError, build_catalog
 from metrics.config import MetricConfig
 from metrics.models import Activity, MetricDaily, RollupDirty
+from metrics.rollup_scan import Directory, Scanner
 from metrics.rollups import rebuild_rollups, refresh_rollups
 from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
 
@@ -161,3 +162,30 @@ def test_activity_count_sanity(session: Session) -> None:
     assert total == session.scalar(
         select(func.count()).select_from(Activity).where(Activity.kind == "call")
     )
+
+
+def test_incremental_window_bounds_are_exact_at_local_midnight(session: Session) -> None:
+    """The incremental scan reads [local midnight, next local midnight) in UTC with literal
+    bounds in the stored format: a record at midnight exactly is the new day's, one a
+    microsecond earlier the old day's, on both engines."""
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    midnight = local(CHICAGO, 2026, 11, 18, 0, 0)
+    org.activity("dana", "call", midnight)
+    org.activity("dana", "call", midnight - dt.timedelta(microseconds=1))
+    org.activity("dana", "call", midnight + dt.timedelta(days=1, microseconds=-1))
+    org.activity("dana", "call", midnight + dt.timedelta(days=1))
+    refresh_rollups(session, config=cfg)
+    dana = org.person["dana"]
+    days = [dt.date(2026, 11, d) for d in (17, 18, 19)]
+    assert [_value(session, dana, "calls", d) for d in days] == [1, 2, 1]
+    incremental = snapshot(session)
+    rebuild_rollups(session, config=cfg)
+    assert snapshot(session) == incremental
+
+
+def test_scan_takes_a_whole_window_or_nothing(session: Session) -> None:
+    cfg = config()
+    scanner = Scanner(session, build_catalog(cfg), Directory(session, cfg), None)
+    with pytest.raises(ValueError, match="owners, lo and hi"):
+        scanner.scan(owners=[1], lo=None, hi=None)
