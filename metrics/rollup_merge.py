@@ -3,7 +3,7 @@
 Rewriting every row of `metric_daily` costs there ~15 µs a row (the unique check visits the
 dead version of each key deleted in the same transaction, the foreign-key trigger, two B-tree
 inserts), while a repair changes few rows; and readers keep their snapshot throughout (no
-TRUNCATE, no lock beyond the changed rows'). So:
+TRUNCATE, no lock beyond the changed rows') but for step 4. So:
 
 1. Each in-database aggregation is staged by ``CREATE TABLE … AS`` (its SELECT may run in
    parallel workers; an ``INSERT … SELECT`` never does, up to PostgreSQL 16), and the rows
@@ -15,6 +15,12 @@ TRUNCATE, no lock beyond the changed rows'). So:
 3. For the people whose summaries differ, one hash full join finds the keys whose row is
    missing, extra or different; those old rows are deleted and the new ones inserted in key
    order.
+4. Unless those people hold most of the rows (a changed metric definition or org time zone):
+   then every row is replaced — TRUNCATE, and a load with the keys, indexes and foreign keys
+   dropped and re-created from their catalog definitions (4.5M rows: ~20 s, against ~130 s
+   for writing 9M differences). That locks `metric_daily` (ACCESS EXCLUSIVE) until the
+   caller commits, so it waits at most `LOCK_WAIT` for current readers and otherwise writes
+   the differences after all.
 
 Two different row sets of one person with equal row counts and equal sums of 64-bit hashes
 would be left unrepaired: about one chance in 2^64 for each person whose rows changed.
@@ -27,11 +33,16 @@ cannot run in a parallel worker), created and dropped in the caller's transactio
 from __future__ import annotations
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 STAGE, DIFF = "tmp_rollup_new", "tmp_rollup_diff"
 KEY = ("person_id", "metric", "day")
 COLUMNS = "person_id, metric, day, value, team_key"
 ROW_HASH = "hashtextextended(concat_ws('|', metric, day, value, team_key), person_id)"
+# Replace every row when the differing people hold more than this share of both sides'
+# rows, and at least BULK_ROWS of them (below that the differences are written in no time).
+BULK_SHARE, BULK_ROWS = 0.25, 50_000
+LOCK_WAIT = "5s"  # how long the bulk path waits for readers of metric_daily
 
 
 class StagedRollups:
@@ -81,9 +92,70 @@ class StagedRollups:
         old = self._summaries("metric_daily")
         new = self._summaries(*self.tables)
         people = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
-        changed = self._write_differences(staged, people) if people else 0
+        touched = sum(side[p][0] for side in (old, new) for p in people if p in side)
+        everything = sum(n for n, _ in old.values()) + sum(n for n, _ in new.values())
+        if not people:
+            changed = 0
+        elif touched > max(BULK_SHARE * everything, BULK_ROWS) and self._lock_table():
+            changed = self._replace_all(staged)
+        else:
+            changed = self._write_differences(staged, people)
         self.drop()
         return changed
+
+    def _lock_table(self) -> bool:
+        """Take `metric_daily` for the bulk path, waiting at most `LOCK_WAIT` for readers to
+        finish; False (and nothing changed) if they did not."""
+        conn = self.conn
+        wait = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
+        conn.exec_driver_sql("SAVEPOINT rollup_bulk")
+        conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (LOCK_WAIT,))
+        try:
+            conn.exec_driver_sql("LOCK TABLE metric_daily IN ACCESS EXCLUSIVE MODE")
+        except OperationalError:  # lock_not_available: the savepoint undoes the setting too
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT rollup_bulk")
+            return False
+        conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (wait,))
+        conn.exec_driver_sql("RELEASE SAVEPOINT rollup_bulk")
+        return True
+
+    def _replace_all(self, staged: str) -> int:
+        """Replace every row: TRUNCATE, then load the staged rows with the keys, indexes and
+        foreign keys dropped and re-created from their catalog definitions (checking a
+        foreign key row by row cost more than the rest of the load together). The table is
+        locked (ACCESS EXCLUSIVE) until the caller commits."""
+        conn = self.conn
+        constraints = conn.exec_driver_sql(
+            "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'metric_daily'::regclass AND contype IN ('p', 'u', 'f') "
+            "ORDER BY contype DESC, conname"  # keys first, foreign keys last
+        ).all()
+        indexes = conn.exec_driver_sql(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = 'metric_daily'::regclass AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1"
+        ).all()
+        before = int(conn.exec_driver_sql("SELECT count(*) FROM metric_daily").scalar_one())
+        for name, _kind, _definition in reversed(constraints):
+            conn.exec_driver_sql(f'ALTER TABLE metric_daily DROP CONSTRAINT "{name}"')
+        for name, _definition in indexes:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+        conn.exec_driver_sql("TRUNCATE metric_daily")
+        inserted = conn.exec_driver_sql(
+            f"INSERT INTO metric_daily ({COLUMNS}) SELECT {COLUMNS} FROM ({staged}) s "
+            f"ORDER BY {', '.join(KEY)}"
+        ).rowcount
+        for name, kind, definition in constraints:
+            valid = " NOT VALID" if kind == "f" else ""
+            conn.exec_driver_sql(
+                f'ALTER TABLE metric_daily ADD CONSTRAINT "{name}" {definition}{valid}'
+            )
+            if valid:
+                conn.exec_driver_sql(f'ALTER TABLE metric_daily VALIDATE CONSTRAINT "{name}"')
+        for _name, definition in indexes:
+            conn.exec_driver_sql(definition)
+        conn.exec_driver_sql("ANALYZE metric_daily")
+        return before + int(inserted)
 
     def _write_differences(self, staged: str, people: list[int]) -> int:
         conn = self.conn

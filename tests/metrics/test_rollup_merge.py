@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metrics import rollup_merge
 from metrics.catalog import build_catalog
-from metrics.models import MetricDaily
+from metrics.models import MetricDaily, Person
 from metrics.rollup_merge import StagedRollups
 from metrics.rollup_scan import Directory
 from metrics.rollup_sql import SqlRollups
@@ -160,3 +162,91 @@ def _parallel_part(plan: list[str]) -> str:
         elif "Gather" in line:
             depth = indent
     return "\n".join(below)
+
+
+def _catalog_definitions(session: Session) -> list[tuple[str, ...]]:
+    """The keys, foreign keys and indexes of metric_daily, by name and definition."""
+    return sorted(
+        tuple(row)
+        for row in session.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'metric_daily'::regclass UNION ALL "
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'metric_daily'::regclass"
+            )
+        )
+    )
+
+
+def _team_index_oid(session: Session) -> int:
+    return int(session.execute(text("SELECT 'ix_metric_daily_team'::regclass::oid")).scalar_one())
+
+
+def test_when_most_rows_differ_postgres_replaces_them_all(
+    session: Session, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk path: TRUNCATE and load, with keys, indexes and the foreign key re-created
+    as they were (the foreign key still checked, the cascade still there)."""
+    if engine_name != "postgresql":
+        pytest.skip("the bulk replacement is PostgreSQL's")
+    monkeypatch.setattr(rollup_merge, "BULK_ROWS", 0)
+    cfg = _config()
+    org = _populate(session, cfg)
+    rebuild_rollups(session, config=cfg, sql=False)
+    expected = snapshot(session)
+    definitions, index = _catalog_definitions(session), _team_index_oid(session)
+    session.execute(update(MetricDaily).values(value=MetricDaily.value + 1))
+    session.execute(text("SET LOCAL lock_timeout = '7s'"))
+
+    result = rebuild_rollups(session, config=cfg)
+    assert session.execute(text("SHOW lock_timeout")).scalar_one() == "7s"
+    assert snapshot(session) == expected
+    assert result.rows_changed == 2 * len(expected)  # every row deleted and inserted
+    assert _catalog_definitions(session) == definitions
+    assert _team_index_oid(session) != index  # re-created: the bulk path ran
+    # the foreign key is enforced and cascades
+    session.execute(text("SAVEPOINT fk"))
+    with pytest.raises(IntegrityError):
+        session.execute(
+            text(
+                "INSERT INTO metric_daily (person_id, metric, day, value) "
+                "VALUES (-1, 'x', '2026-01-01', 1)"
+            )
+        )
+    session.execute(text("ROLLBACK TO SAVEPOINT fk"))
+    dana = org.person["dana"]
+    session.execute(delete(Person).where(Person.id == dana))
+    remaining = session.scalar(select(func.count()).where(MetricDaily.person_id == dana))
+    assert remaining == 0
+    session.rollback()
+
+
+def test_the_bulk_path_gives_way_to_readers(
+    session: Session, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader holding metric_daily past the lock wait: the rebuild writes the differences
+    instead (the same result), and the reader is not disturbed."""
+    if engine_name != "postgresql":
+        pytest.skip("the bulk replacement is PostgreSQL's")
+    monkeypatch.setattr(rollup_merge, "LOCK_WAIT", "50ms")
+    monkeypatch.setattr(rollup_merge, "BULK_ROWS", 0)
+    cfg = _config()
+    _populate(session, cfg)
+    rebuild_rollups(session, config=cfg, sql=False)
+    session.commit()  # the first rebuild replaced everything, locking the table until now
+    expected = snapshot(session)
+    index = _team_index_oid(session)
+    session.execute(update(MetricDaily).values(value=MetricDaily.value + 1))
+    bind = session.get_bind()
+    with bind.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM metric_daily")).scalar_one()  # ACCESS SHARE
+        session.execute(text("SET LOCAL lock_timeout = '7s'"))
+        result = rebuild_rollups(session, config=cfg)
+        assert session.execute(text("SHOW lock_timeout")).scalar_one() == "7s"
+        assert reader.execute(text("SELECT 1")).scalar_one() == 1
+        reader.rollback()
+    assert snapshot(session) == expected
+    assert result.rows_changed == 2 * len(expected)
+    assert _team_index_oid(session) == index  # the differences were written in place
+    session.rollback()
