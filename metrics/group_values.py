@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, MetricDef, money
 from metrics.config import MetricsConfig
-from metrics.lookup import MetricValue, Scope, catalog_for, metric_value, value_from_sums
+from metrics.lookup import (
+    MetricValue,
+    Scope,
+    catalog_for,
+    metric_value,
+    team_keys,
+    value_from_sums,
+)
 from metrics.models import CrmUser, Deal, MetricDaily, Person
 from metrics.store import raw_rows
 from metrics.targets import target_for_range
@@ -146,19 +153,6 @@ def _person_sums(
             slot = sums[pid] = {}
         slot[metric] = slot.get(metric, 0.0) + float(value)
     return sums
-
-
-def team_keys(conn: Connection) -> list[str]:
-    """Every team key `metric_daily` holds (not NULL), one index seek per team: a loose
-    scan of the team index (``SELECT DISTINCT`` would read every entry)."""
-    return [
-        key
-        for (key,) in conn.exec_driver_sql(
-            "WITH RECURSIVE t(k) AS (SELECT MIN(team_key) FROM metric_daily UNION ALL "
-            "SELECT (SELECT MIN(team_key) FROM metric_daily WHERE team_key > t.k) FROM t "
-            "WHERE t.k IS NOT NULL) SELECT k FROM t WHERE k IS NOT NULL"
-        )
-    ]
 
 
 def person_target(

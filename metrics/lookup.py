@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from metrics.calendar import WorkCalendar
@@ -96,7 +96,39 @@ def _sums_query(kind: str) -> Any:
 
 
 # Built once: lookups are a hot path (slash commands, alerts), statement building is not free.
-_SUMS = {kind: _sums_query(kind) for kind in ("person", "team", "org")}
+_SUMS = {kind: _sums_query(kind) for kind in ("person", "team")}
+_ORG_SUMS = (
+    select(MetricDaily.metric, func.sum(MetricDaily.value))
+    .where(MetricDaily.metric.in_(bindparam("bases", expanding=True)))
+    .where(MetricDaily.day >= bindparam("start"), MetricDaily.day <= bindparam("end"))
+)
+
+
+def team_keys(conn: Connection) -> list[str]:
+    """Every team key `metric_daily` holds (not NULL), one index seek per team: a loose
+    scan of the team index (``SELECT DISTINCT`` would read every entry)."""
+    return [
+        key
+        for (key,) in conn.exec_driver_sql(
+            "WITH RECURSIVE t(k) AS (SELECT MIN(team_key) FROM metric_daily UNION ALL "
+            "SELECT (SELECT MIN(team_key) FROM metric_daily WHERE team_key > t.k) FROM t "
+            "WHERE t.k IS NOT NULL) SELECT k FROM t WHERE k IS NOT NULL"
+        )
+    ]
+
+
+def team_by_team(conn: Connection, rows: Select[*tuple[Any, ...]], *group: Any) -> Any:
+    """`rows` (sums over `metric_daily`, filtered by metric and day) for the whole org,
+    grouped by `group` once per team and once for rows without a team: each team's range
+    of the covering team index is read in order, with no sort. A plain scan reads every row
+    of the table (~600 ms for 4.5M rows on SQLite, against ~80 ms for two months of one
+    metric); the caller adds up the teams' sums."""
+    return union_all(
+        rows.where(MetricDaily.team_key.in_(team_keys(conn))).group_by(
+            MetricDaily.team_key, *group
+        ),
+        rows.where(MetricDaily.team_key.is_(None)).group_by(*group),
+    )
 
 
 def base_sums(
@@ -109,8 +141,13 @@ def base_sums(
     sums = dict.fromkeys(bases, 0.0)
     if session.new or session.dirty or session.deleted:
         session.flush()  # what ORM execute's autoflush would do; Core on the connection won't
-    for name, total in session.connection().execute(_SUMS[scope.kind], params):
-        sums[name] = float(total or 0.0)
+    conn = session.connection()
+    if scope.kind == "org":
+        statement = team_by_team(conn, _ORG_SUMS, MetricDaily.metric)
+    else:
+        statement = _SUMS[scope.kind]
+    for name, total in conn.execute(statement, params):
+        sums[name] += float(total or 0.0)
     return sums
 
 

@@ -14,6 +14,7 @@ coverage, spans over `MAX_SPAN_DAYS`) and a team's or the org's members' series.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +25,11 @@ from sqlalchemy.orm import Session
 from metrics.batch import daily_series_by_person
 from metrics.catalog import MetricDef
 from metrics.directory import person_timezone
+from metrics.group_values import group_target_memo
 from metrics.lookup import Scope, catalog_for, metric_value, resolve_period, value_from_sums
 from metrics.models import Person, Team
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for
+from metrics.targets import expected_by, status_for
 from rhythms import metric_numbers
 from rhythms.blocks import (
     chunk_lines,
@@ -51,11 +53,33 @@ class Refused(Exception):
 
 
 @dataclass(frozen=True)
+class Member:
+    """What an answer needs of a member: the id for rows, the rest for targets."""
+
+    id: int
+    email: str
+    role: str
+    team_key: str | None
+
+
+@dataclass(frozen=True)
 class Subject:
     scope: Scope
     name: str
     timezone: str
-    members: tuple[Person, ...]
+    members: tuple[Member, ...]
+
+
+_MEMBERS = select(Person.id, Person.email, Person.role, Person.team_key).where(
+    Person.role == "rep", Person.active.is_(True)
+)
+
+
+def _members(session: Session, team: str | None = None) -> tuple[Member, ...]:
+    """Active reps (of `team`), as plain values: an org of 10,000 would otherwise load as
+    many ORM objects (~140 ms)."""
+    query = _MEMBERS if team is None else _MEMBERS.where(Person.team_key == team)
+    return tuple(Member(*row) for row in session.execute(query))
 
 
 @dataclass(frozen=True)
@@ -120,21 +144,21 @@ def resolve_subject(
         person = _person(session, viewer, target)
         if viewer is not None and not trusted:
             _check(can_view_person(viewer, person, config))
+        member = Member(person.id, person.email, person.role, person.team_key)
         return Subject(
-            Scope.person(person.id), person.name, person_timezone(person, org_tz), (person,)
+            Scope.person(person.id), person.name, person_timezone(person, org_tz), (member,)
         )
-    reps = select(Person).where(Person.role == "rep", Person.active.is_(True))
     if target.kind == "team":
         if viewer is not None and not trusted:
             _check(can_view_team(viewer, target.value, config))
         team = session.get(Team, target.value)
         if team is None:
             raise QueryError(f"There is no team `{target.value}`.")
-        members = tuple(session.scalars(reps.where(Person.team_key == target.value)))
+        members = _members(session, target.value)
         return Subject(Scope.team(target.value), team.name, org_tz, members)
     if viewer is not None and not trusted:
         _check(can_view_org(viewer, config))
-    return Subject(Scope.org(), config.org.name, org_tz, tuple(session.scalars(reps)))
+    return Subject(Scope.org(), config.org.name, org_tz, _members(session))
 
 
 def _check(decision: Decision) -> None:
@@ -201,7 +225,7 @@ def answer(
     )
     work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
-    target = group_target(config, work, defn, subject.members, t_start, t_end)
+    target = group_target_memo(config, work, defn, subject.members, t_start, t_end, {})
     expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
     status = (
         "none"
@@ -258,6 +282,8 @@ def _numbers(
         excluded = int(numbers.current.get(defn.excluded_base, 0.0)) if defn.excluded_base else 0
         previous = value_from_sums(defn, numbers.previous)[0]
         daily = numbers.daily
+        if daily is not None and subject.scope.kind == "org":
+            daily = _without_non_members(session, defn, subject, start, min(end, today), daily)
     else:
         scope = subject.scope
         now_v = metric_value(
@@ -270,6 +296,27 @@ def _numbers(
     if daily is None:
         daily = _members_series(session, defn, subject, start, min(end, today), wants_series)
     return value, excluded, previous, daily
+
+
+def _without_non_members(
+    session: Session,
+    defn: MetricDef,
+    subject: Subject,
+    start: dt.date,
+    end: dt.date,
+    every_row: tuple[float, ...],
+) -> tuple[float, ...]:
+    """The org's sparkline (its members' rows per day) from every row's series, less the
+    rows of people who are not members (inactive, not reps): a few people's rows instead of
+    10,000's."""
+    members = {p.id for p in subject.members}
+    others = [pid for pid in session.scalars(select(Person.id)) if pid not in members]
+    if not others:
+        return every_row
+    series = daily_series_by_person(session, defn=defn, person_ids=others, start=start, end=end)
+    return tuple(
+        total - math.fsum(s[i] for s in series.values()) for i, total in enumerate(every_row)
+    )
 
 
 def _members_series(

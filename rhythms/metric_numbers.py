@@ -5,15 +5,16 @@ of the previous period and (for a person) a daily series. Asked separately that 
 statements, each built and compiled by SQLAlchemy; at 50 requests in flight that overhead is
 most of the bot's CPU. Here:
 
-- `period_numbers` reads every `metric_daily` row (person) or per-day sum (team, org) the
-  two periods touch in ONE prebuilt statement and sums them in Python: the current and the
-  previous period may overlap ("this month" on March 31 compares with Feb 1–Mar 3), so each
-  range is summed on its own from the same rows;
+- `period_numbers` reads every `metric_daily` row (person) or per-day sum (team; org: per
+  team, through the team index) the two periods touch in one statement and sums them in
+  Python: the current and the previous period may overlap ("this month" on March 31
+  compares with Feb 1–Mar 3), so each range is summed on its own from the same rows;
 - `freshness` asks for the last good sync and "is there any data" in one statement;
 - `viewer` finds the asking person with one prebuilt statement.
 
 Semantics are those of `metrics.lookup.metric_value` (team = rows recorded on the team,
-org = every row) and `metrics.batch.daily_series_by_person` (a person's series); the tests
+org = every row) and `metrics.batch.daily_series_by_person` (a person's series; the org's
+series is every row's, from which `rhythms.metric_answer` takes the non-members'); the tests
 compare both paths on the same fixtures (tests/rhythms/test_metric_numbers.py).
 """
 
@@ -29,7 +30,7 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from metrics.catalog import MetricDef
-from metrics.lookup import Scope
+from metrics.lookup import Scope, team_by_team
 from metrics.models import MetricDaily, Person, SyncRun
 
 # Longest span (previous period start .. current end) read row by row; longer spans (a year
@@ -41,7 +42,8 @@ MAX_SPAN_DAYS = 400
 class PeriodNumbers:
     current: dict[str, float]  # base -> sum over [start, end]
     previous: dict[str, float]  # base -> sum over the previous period
-    daily: tuple[float, ...] | None  # person scope: the series; None: not computed here
+    # the series of the scope's rows (person; org: every row); None: not computed here
+    daily: tuple[float, ...] | None
 
 
 def _rows_query(kind: str) -> Any:
@@ -59,7 +61,14 @@ def _rows_query(kind: str) -> Any:
     return query
 
 
-_ROWS = {kind: _rows_query(kind) for kind in ("person", "team", "org")}
+_ROWS = {kind: _rows_query(kind) for kind in ("person", "team")}
+
+
+_ORG_ROWS = (
+    select(MetricDaily.metric, MetricDaily.day, func.sum(MetricDaily.value))
+    .where(MetricDaily.metric.in_(bindparam("bases", expanding=True)))
+    .where(MetricDaily.day >= bindparam("lo"), MetricDaily.day <= bindparam("hi"))
+)
 _FRESHNESS = select(
     select(func.max(SyncRun.finished_at)).where(SyncRun.status == "ok").scalar_subquery(),
     exists(select(MetricDaily.person_id)),
@@ -97,13 +106,18 @@ def period_numbers(
         params["key"] = scope.key
     if session.new or session.dirty or session.deleted:
         session.flush()  # Core on the connection would not autoflush
-    by_day: dict[str, dict[dt.date, float]] = defaultdict(dict)
-    for metric, day, total in session.connection().execute(_ROWS[scope.kind], params):
-        by_day[metric][day] = float(total or 0.0)
+    conn = session.connection()
+    if scope.kind == "org":  # rows of one (metric, day) come once per team
+        statement = team_by_team(conn, _ORG_ROWS, MetricDaily.metric, MetricDaily.day)
+    else:
+        statement = _ROWS[scope.kind]
+    by_day: dict[str, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))
+    for metric, day, total in conn.execute(statement, params):
+        by_day[metric][day] += float(total or 0.0)
     current = _sums(defn.bases, by_day, start, end)
     before = _sums(defn.bases, by_day, previous[0], previous[1])
     daily = None
-    if scope.kind == "person" and series_end is not None:
+    if scope.kind != "team" and series_end is not None:
         daily = _series(defn, by_day, start, series_end)
     return PeriodNumbers(current, before, daily)
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from metrics.config import MetricConfig, TargetSet
 from metrics.directory import apply_directory
-from metrics.lookup import Scope, metric_value, resolve_period
+from metrics.lookup import Scope, base_sums, metric_value, resolve_period
+from metrics.models import MetricDaily, Person
 from metrics.rollups import refresh_rollups
 from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local
 
@@ -132,3 +133,40 @@ def test_resolve_period_in_the_callers_zone() -> None:
         resolve_period("next fortnight", now=now, timezone=chicago)
     with pytest.raises(ValueError, match="before it starts"):
         resolve_period("2026-11-05..2026-11-01", now=now, timezone=chicago)
+
+
+def test_org_sums_read_team_by_team_equal_a_sum_of_every_row(session: Session) -> None:
+    """The org's sums are read per team from the team index plus the rows without a team
+    (`team_by_team`): they must equal a plain sum over every row, whatever the teams."""
+    people = [Person(email=f"p{i}@x.io", name=f"P{i}", role="rep", active=i != 3) for i in range(6)]
+    session.add_all(people)
+    session.flush()
+    rows = []
+    for i, person in enumerate(people):
+        for d in range(10):
+            team = None if (i + d) % 4 == 0 else f"team{(i + d) % 3}"  # movers, no team
+            rows.append(
+                MetricDaily(
+                    person_id=person.id,
+                    metric="calls" if d % 3 else "emails",
+                    day=DAY - dt.timedelta(days=d),
+                    value=float(i * 10 + d) + 0.25,
+                    team_key=team,
+                )
+            )
+    session.add_all(rows)
+    session.flush()
+    start, end = DAY - dt.timedelta(days=6), DAY - dt.timedelta(days=1)
+    expected = {"calls": 0.0, "emails": 0.0, "meetings_booked": 0.0}
+    for r in rows:
+        if start <= r.day <= end:
+            expected[r.metric] += r.value
+    got = base_sums(
+        session,
+        scope=Scope.org(),
+        bases=("calls", "emails", "meetings_booked"),
+        start=start,
+        end=end,
+    )
+    assert got == pytest.approx(expected)
+    assert got["calls"] > 0 and got["emails"] > 0 and got["meetings_booked"] == 0

@@ -67,6 +67,8 @@ def _seed(session: Session) -> dict[str, Person]:
             team = {"dana": "ae" if day < dt.date(2026, 6, 1) else "sdr", "leo": "sdr"}.get(
                 who, "ae" if who == "chloe" else "cs"
             )
+            if who == "george" and day < dt.date(2026, 1, 1):
+                team = None  # rows without a team count for the org only
             for i, base in enumerate(BASES):
                 value = float((pid * 31 + n * 17 + i * 7) % 13)
                 if base == "bookings":
