@@ -30,7 +30,7 @@ from metrics.lookup import (
 )
 from metrics.models import CrmUser, Deal, MetricDaily, Person
 from metrics.store import raw_rows
-from metrics.targets import target_for_range
+from metrics.targets import personal_target_emails, target_for_range
 
 TargetMemo = dict[tuple[object, ...], float | None]
 EVERYONE_FROM = 1000  # people, from which `PersonSums` reads everyone's rows by team
@@ -184,21 +184,6 @@ def person_target(
             team=person.team_key,
         )
     return memo[key]
-
-
-_OVERRIDES: dict[tuple[int, str], tuple[MetricsConfig, frozenset[str]]] = {}
-
-
-def personal_target_emails(config: MetricsConfig, metric: str) -> frozenset[str]:
-    """Emails of the people with a personal target for `metric` (once per config)."""
-    cached = _OVERRIDES.get((id(config), metric))
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    emails = frozenset(p.email.lower() for p in config.people if metric in p.targets)
-    if len(_OVERRIDES) > 256:
-        _OVERRIDES.clear()
-    _OVERRIDES[(id(config), metric)] = (config, emails)
-    return emails
 
 
 def group_target_memo(

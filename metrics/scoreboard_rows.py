@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from metrics.catalog import MetricDef
 from metrics.config import MetricsConfig
-from metrics.group_values import personal_target_emails, plain
+from metrics.group_values import plain
 from metrics.lookup import value_from_sums
 from metrics.models import MetricDaily, Person
-from metrics.targets import resolve_target
+from metrics.targets import personal_target_emails, resolve_target
 
 Picked = list[tuple[MetricDef, float]]
 Row = tuple[float, ...]

@@ -43,6 +43,21 @@ def _people(config: MetricsConfig) -> dict[str, PersonConfig]:
     return index
 
 
+_OVERRIDES: dict[tuple[int, str], tuple[MetricsConfig, frozenset[str]]] = {}
+
+
+def personal_target_emails(config: MetricsConfig, metric: str) -> frozenset[str]:
+    """Emails of the people with a personal target for `metric` (once per config)."""
+    cached = _OVERRIDES.get((id(config), metric))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    emails = frozenset(p.email.lower() for p in config.people if metric in p.targets)
+    if len(_OVERRIDES) > 256:
+        _OVERRIDES.clear()
+    _OVERRIDES[(id(config), metric)] = (config, emails)
+    return emails
+
+
 def target_sets(
     config: MetricsConfig, metric: str, *, email: str | None, role: str | None, team: str | None
 ) -> list[TargetSet]:
@@ -192,17 +207,23 @@ def group_target(
 ) -> float | None:
     """The target of a group (a team, the org) for [start, end]: the members' targets summed
     for an additive metric; for a ratio, the first member's (ratios do not add). `people`
-    are anything with `email`, `role` and `team_key` (a `Person`). None: nobody has one."""
-    known = [
-        t
-        for p in people
-        if (
-            t := target_for_range(
-                config, work, metric, start, end, email=p.email, role=p.role, team=p.team_key
+    are anything with `email`, `role` and `team_key` (a `Person`). None: nobody has one.
+    Computed once per (team, role) for the members without a personal target (an org of
+    10,000 reps has a few hundred such pairs)."""
+    overrides = personal_target_emails(config, metric.name)
+    memo: dict[tuple[str | None, ...], float | None] = {}
+    known: list[float] = []
+    for p in people:
+        email = p.email
+        personal = bool(email) and email.lower() in overrides
+        key = (email,) if personal else (p.team_key, p.role)
+        if key not in memo:
+            memo[key] = target_for_range(
+                config, work, metric, start, end, email=email, role=p.role, team=p.team_key
             )
-        )
-        is not None
-    ]
+        t = memo[key]
+        if t is not None:
+            known.append(t)
     if not known:
         return None
     return sum(known) if metric.additive else known[0]

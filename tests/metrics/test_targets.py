@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
@@ -8,7 +9,13 @@ from metrics.builtins import BUILTIN_METRIC_NAMES
 from metrics.calendar import WorkCalendar
 from metrics.catalog import build_catalog
 from metrics.config import MetricConfig, OrgSettings, PersonConfig, TargetSet
-from metrics.targets import expected_by, resolve_target, status_for, target_for_range
+from metrics.targets import (
+    expected_by,
+    group_target,
+    resolve_target,
+    status_for,
+    target_for_range,
+)
 from tests.metrics.builders import THANKSGIVING, config
 
 ORG = OrgSettings(name="Acme", status_green_at=1.0, status_yellow_at=0.8)
@@ -98,3 +105,45 @@ def test_pace_and_status_bands() -> None:
     assert status_for(0, 0, ORG) == "green"  # nothing due yet
     assert status_for(3, None, ORG) == "none"
     assert status_for(30, 25, ORG, higher_is_better=False) == "yellow"  # cycle: 25/30 = 83%
+
+
+def test_group_target_equals_the_members_targets_summed() -> None:
+    """`group_target` computes once per (team, role) for members without a personal target;
+    the sum must be each member's own target summed, personal overrides included (Dana's
+    DANA@ spelling too), for additive metrics; a ratio takes the first member's."""
+    cfg = config()
+    work = WorkCalendar(cfg.calendar)
+    catalog = build_catalog(cfg)
+    people = [
+        SimpleNamespace(email=email, role=role, team_key=team)
+        for email, role, team in [
+            ("dana@acme.test", "rep", "sdr"),  # personal emails target
+            ("DANA@acme.test", "rep", "sdr"),
+            ("lee@acme.test", "rep", "sdr"),
+            ("sam@acme.test", "rep", "ae"),
+            ("x@acme.test", "rep", "sdr"),
+            ("y@acme.test", "manager", "sdr"),
+            ("z@acme.test", "rep", None),
+            ("", "rep", "ae"),
+        ]
+    ]
+    start, end = dt.date(2026, 11, 16), dt.date(2026, 11, 30)
+    for name in ("calls", "emails", "win_rate"):
+        defn = catalog.get(name)
+        each = [
+            target_for_range(
+                cfg, work, defn, start, end, email=p.email, role=p.role, team=p.team_key
+            )
+            for p in people
+        ]
+        known = [t for t in each if t is not None]
+        expected = (sum(known) if defn.additive else known[0]) if known else None
+        assert group_target(cfg, work, defn, people, start, end) == expected
+    emails = catalog.get("emails")
+    dana = target_for_range(
+        cfg, work, emails, start, end, email="dana@acme.test", role="rep", team="sdr"
+    )
+    lee = target_for_range(
+        cfg, work, emails, start, end, email="lee@acme.test", role="rep", team="sdr"
+    )
+    assert dana != lee  # the override is in play
