@@ -15,11 +15,17 @@ import resource
 import time
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from bench.common import Context, Result, percentile, timed
 from bench.demo_org import END, bench_config, demo_org
+from metrics.config import MetricsConfig
 from metrics.lookup import Scope, metric_value
 from metrics.scoreboards import person_scoreboard, team_scoreboards
 from metrics.store import make_engine, make_session_factory
+from rhythms.config import OrgConfig
+from rhythms.metric_answer import answer, resolve_subject
+from rhythms.metric_query import MetricQuery, Target
 
 
 def _diagnosed(fn: Callable[[], object], *, repeat: int, warmup: int) -> dict[str, float]:
@@ -118,6 +124,7 @@ def run(ctx: Context) -> list[Result]:
                     note="100 reps",
                 )
             )
+            results += _org(session, config, start, end, org.reps)
             as_of = dt.datetime.combine(end, dt.time(19, 0), dt.UTC)
             boards = timed(
                 lambda: team_scoreboards(
@@ -155,4 +162,49 @@ def run(ctx: Context) -> list[Result]:
             )
     finally:
         engine.dispose()
+    return results
+
+
+def _org(
+    session: Session, metrics_config: MetricsConfig, start: dt.date, end: dt.date, reps: int
+) -> list[Result]:
+    """The whole org: a 30-day sum, and `/metric calls org` answers (the numbers, the
+    members' targets and sparkline) — what a CRO waits for inside Slack's 3-second ack."""
+    config = OrgConfig.model_validate(metrics_config.model_dump())
+    org_sum = timed(
+        lambda: metric_value(
+            session, config=config, metric="calls", scope=Scope.org(), start=start, end=end
+        ),
+        repeat=20,
+    )
+    results = [
+        Result(
+            "metric_lookup",
+            "org calls 30d p50",
+            percentile(org_sum, 50) * 1000,
+            "ms",
+            note=f"{reps:,} reps, read team by team from the team index",
+        )
+    ]
+    now = dt.datetime.combine(end, dt.time(20, 0), dt.UTC)
+    for period in ("this month", "this quarter"):
+
+        def ask(period: str = period) -> None:
+            target = Target("org")
+            subject = resolve_subject(
+                session, config=config, viewer=None, target=target, trusted=True
+            )
+            query = MetricQuery("calls", target, period, compare=True, chart=False, public=False)
+            answer(session, config=config, query=query, subject=subject, now=now)
+
+        times = timed(ask, repeat=10)
+        results.append(
+            Result(
+                "metric_lookup",
+                f"/metric calls org, {period}: p50",
+                percentile(times, 50) * 1000,
+                "ms",
+                note=f"{reps:,} members; max {max(times) * 1000:.0f} ms",
+            )
+        )
     return results

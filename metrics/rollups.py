@@ -233,8 +233,8 @@ def rebuild_rollups(
     with sqlite_tuned(session, threads=2, zero_freed=False), postgres_tuned(session):
         # SQLite fills a new table without secondary indexes and swaps it in at the end
         # (`metrics.rollup_table`: emptying the old one costs a row-by-row delete).
-        # PostgreSQL stages the rows, then writes only those that differ
-        # (`metrics.rollup_merge`: dropping or swapping the table would lock readers out).
+        # PostgreSQL stages the rows, then writes only those that differ, or all of them
+        # when most differ (`metrics.rollup_merge`).
         conn = session.connection()
         sqlite = conn.dialect.name == "sqlite"
         # First a DML statement: the SQLite driver opens the transaction only before one,
