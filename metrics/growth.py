@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from metrics.config import MetricsConfig
 from metrics.lookup import Scope, catalog_for, metric_value, scope_people
 from metrics.scoreboards import work_calendar
-from metrics.targets import target_for_range
+from metrics.targets import group_target
 
 
 @dataclass(frozen=True)
@@ -122,21 +122,7 @@ def growth_model(
     people = scope_people(session, scope)
 
     def target(first: dt.date, last: dt.date) -> float | None:
-        totals = [
-            target_for_range(
-                config,
-                work,
-                bookings,
-                first,
-                last,
-                email=p.email,
-                role=p.role,
-                team=p.team_key,
-            )
-            for p in people
-        ]
-        known = [t for t in totals if t is not None]
-        return sum(known) if known else None
+        return group_target(config, work, bookings, people, first, last)
 
     def period(label: str, first: dt.date, last: dt.date, goal: float | None) -> Projection:
         naive = target(first, last)

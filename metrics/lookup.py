@@ -26,7 +26,7 @@ from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, Catalog, MetricDef, build_catalog, money
 from metrics.config import MetricsConfig
 from metrics.models import CrmUser, Deal, MetricDaily, Person
-from metrics.targets import target_for_range
+from metrics.targets import group_target
 
 _CATALOGS: dict[int, tuple[MetricsConfig, Catalog]] = {}
 
@@ -218,19 +218,7 @@ def _pipeline_coverage(
     catalog = catalog_for(config)
     bookings = catalog.get("bookings")
     work = WorkCalendar(config.calendar)
-    target = 0.0
-    for person in people:
-        t = target_for_range(
-            config,
-            work,
-            bookings,
-            start,
-            end,
-            email=person.email,
-            role=person.role,
-            team=person.team_key,
-        )
-        target += t or 0.0
+    target = group_target(config, work, bookings, people, start, end) or 0.0
     done = metric_value(
         session, config=config, metric="bookings", scope=scope, start=start, end=end
     ).numerator

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
+from metrics.group_values import TargetMemo, person_target
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for, target_for_range
+from metrics.targets import expected_by, group_target, status_for
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 
@@ -210,6 +211,7 @@ def coaching_flags(
     if not people:
         return []
     ids = [p.id for p in people]
+    memo: TargetMemo = {}  # one target per (team, role), personal ones per person
     activity = {pid: 0.0 for pid in ids}
     activity_target: dict[int, float] = {pid: 0.0 for pid in ids}
     for name in ACTIVITY_INPUTS:
@@ -221,12 +223,7 @@ def coaching_flags(
         ).items():
             activity[pid] += value or 0.0
         for p in people:
-            activity_target[p.id] += (
-                target_for_range(
-                    config, work, defn, start, end, email=p.email, role=p.role, team=p.team_key
-                )
-                or 0.0
-            )
+            activity_target[p.id] += person_target(config, work, defn, p, start, end, memo) or 0.0
     meetings = values_by_person(
         session, defn=catalog.get("meetings_booked"), person_ids=ids, start=start, end=end
     )

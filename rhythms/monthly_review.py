@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from metrics.batch import daily_series_by_person, values_by_person
 from metrics.funnel import FunnelStep, activity_funnel
+from metrics.group_values import TargetMemo, person_target
 from metrics.growth import GrowthModel, growth_model
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import group_target, status_for, target_for_range
+from metrics.targets import group_target, status_for
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 
@@ -221,15 +222,14 @@ def top_performers(
             )
         )
     shares: dict[int, list[float]] = {}
+    memo: TargetMemo = {}  # one target per (team, role), personal ones per person
     for name in ("calls", "meetings_booked", "opportunities_created"):
         if name not in catalog.metrics:
             continue
         defn = catalog.get(name)
         values = values_by_person(session, defn=defn, person_ids=ids, start=first, end=last)
         for p in people:
-            target = target_for_range(
-                config, work, defn, first, last, email=p.email, role=p.role, team=p.team_key
-            )
+            target = person_target(config, work, defn, p, first, last, memo)
             if target:
                 shares.setdefault(p.id, []).append(min((values[p.id] or 0) / target, 2.0))
     named = {perf.name for perf in out}
