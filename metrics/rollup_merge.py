@@ -93,11 +93,12 @@ class StagedRollups:
         new = self._summaries(*self.tables)
         people = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
         touched = sum(side[p][0] for side in (old, new) for p in people if p in side)
-        everything = sum(n for n, _ in old.values()) + sum(n for n, _ in new.values())
+        before = sum(n for n, _ in old.values())
+        everything = before + sum(n for n, _ in new.values())
         if not people:
             changed = 0
         elif touched > max(BULK_SHARE * everything, BULK_ROWS) and self._lock_table():
-            changed = self._replace_all(staged)
+            changed = before + self._replace_all(staged)
         else:
             changed = self._write_differences(staged, people)
         self.drop()
@@ -122,8 +123,8 @@ class StagedRollups:
     def _replace_all(self, staged: str) -> int:
         """Replace every row: TRUNCATE, then load the staged rows with the keys, indexes and
         foreign keys dropped and re-created from their catalog definitions (checking a
-        foreign key row by row cost more than the rest of the load together). The table is
-        locked (ACCESS EXCLUSIVE) until the caller commits."""
+        foreign key row by row cost more than the rest of the load together); the rows
+        inserted. The table is locked (ACCESS EXCLUSIVE) until the caller commits."""
         conn = self.conn
         constraints = conn.exec_driver_sql(
             "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
@@ -135,7 +136,6 @@ class StagedRollups:
             "WHERE i.indrelid = 'metric_daily'::regclass AND NOT EXISTS "
             "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1"
         ).all()
-        before = int(conn.exec_driver_sql("SELECT count(*) FROM metric_daily").scalar_one())
         for name, _kind, _definition in reversed(constraints):
             conn.exec_driver_sql(f'ALTER TABLE metric_daily DROP CONSTRAINT "{name}"')
         for name, _definition in indexes:
@@ -155,7 +155,7 @@ class StagedRollups:
         for _name, definition in indexes:
             conn.exec_driver_sql(definition)
         conn.exec_driver_sql("ANALYZE metric_daily")
-        return before + int(inserted)
+        return int(inserted)
 
     def _write_differences(self, staged: str, people: list[int]) -> int:
         conn = self.conn
