@@ -25,11 +25,10 @@ from sqlalchemy.orm import Session
 from metrics.batch import daily_series_by_person
 from metrics.catalog import MetricDef
 from metrics.directory import person_timezone
-from metrics.group_values import group_target_memo
 from metrics.lookup import Scope, catalog_for, metric_value, resolve_period, value_from_sums
 from metrics.models import Person, Team
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for
+from metrics.targets import expected_by, group_target, status_for
 from rhythms import metric_numbers
 from rhythms.blocks import (
     chunk_lines,
@@ -225,7 +224,7 @@ def answer(
     )
     work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
-    target = group_target_memo(config, work, defn, subject.members, t_start, t_end, {})
+    target = group_target(config, work, defn, subject.members, t_start, t_end)
     expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
     status = (
         "none"
