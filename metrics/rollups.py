@@ -2,10 +2,11 @@
 
 `refresh_rollups` consumes `rollup_dirty` (CRM owner, UTC day) marks written by the sync:
 each UTC day is expanded to the local days it overlaps in the owner's person's time zone,
-exactly those (person, local day) pairs are recomputed from activities and deals, and the
-processed marks are deleted — all in the caller's transaction (a Python scan of those
-records: `_scan_dirty`). `rebuild_rollups` recomputes everything (repair, or after
-people/owner mappings change), inside the database where it can (`metrics.rollup_sql`).
+exactly those (person, local day) pairs are recomputed from activities and deals, the rows
+that differ are written (`metrics.rollup_writes.write_changes`) and the processed marks are
+deleted — all in the caller's transaction (a Python scan of those records: `_scan_dirty`).
+`rebuild_rollups` recomputes everything (repair, or after people/owner mappings change),
+inside the database where it can (`metrics.rollup_sql`).
 
 Rows belong to people (`crm_users.person_id`); records whose owner maps to no person are not
 rolled up and are counted in the result. `metric_daily.team_key` is the team the person was
@@ -16,9 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -27,74 +27,19 @@ from metrics.catalog import Catalog, Source, build_catalog
 from metrics.config import MetricsConfig
 from metrics.models import RollupDirty
 from metrics.rollup_merge import COLUMNS, StagedRollups
-from metrics.rollup_scan import Directory, Scanner, Sums
+from metrics.rollup_scan import Directory, Scanner
 from metrics.rollup_sql import SqlRollups, postgres_tuned, sqlite_tuned
 from metrics.rollup_table import fresh_table, swap_in
+from metrics.rollup_writes import insert_rows, rollup_rows, write_changes
 
 
 @dataclass(frozen=True)
 class RefreshResult:
     person_days: int | None  # (person, local day) pairs recomputed (rebuild: not counted)
-    rows_written: int  # metric_daily rows inserted (rebuild: rows the rebuilt table holds)
+    rows_written: int  # metric_daily rows inserted: new or changed (rebuild: all it holds)
     dirty_processed: int  # rollup_dirty marks consumed
     unmapped_records: int  # records (or dirty owner-days, incrementally) with no person
     rows_changed: int | None = None  # rebuild on PostgreSQL: rows deleted + inserted
-
-
-def _rows(
-    values: Sums, pairs: Iterable[tuple[int, dt.date]], directory: Directory, *, sqlite: bool
-) -> Iterator[tuple[Any, ...]]:
-    """The non-zero bases of `pairs` as metric_daily rows, in primary-key order."""
-    days: dict[int, list[dt.date]] = defaultdict(list)
-    for person_id, day in pairs:
-        days[person_id].append(day)
-    for person_id in sorted(days):
-        rows = []
-        for day in days[person_id]:
-            team = directory.team_on(person_id, day)
-            stored_day: Any = day.isoformat() if sqlite else day
-            for base, value in values.get((person_id, day), {}).items():
-                if value != 0:
-                    rows.append((person_id, base, stored_day, value, team))
-        rows.sort(key=lambda r: (r[1], r[2]))
-        yield from rows
-
-
-def _insert(
-    session: Session,
-    values: Sums,
-    pairs: Iterable[tuple[int, dt.date]],
-    directory: Directory,
-    *,
-    table: str = "metric_daily",
-) -> int:
-    """Write rows with the driver: COPY on PostgreSQL, executemany on SQLite (SQLAlchemy's
-    Core/ORM bulk insert costs microseconds a row in parameter processing)."""
-    conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    columns = COLUMNS
-    written = 0
-    if not sqlite:
-        dbapi: Any = conn.connection.driver_connection
-        with (
-            dbapi.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in _rows(values, pairs, directory, sqlite=False):
-                copy.write_row(row)
-                written += 1
-        return written
-    sql = f"INSERT INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?)"
-    batch: list[tuple[Any, ...]] = []
-    for row in _rows(values, pairs, directory, sqlite=True):
-        batch.append(row)
-        if len(batch) >= 20000:
-            conn.exec_driver_sql(sql, batch)
-            written, batch = written + len(batch), []
-    if batch:
-        conn.exec_driver_sql(sql, batch)
-        written += len(batch)
-    return written
 
 
 def _day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -131,8 +76,7 @@ def refresh_rollups(
     pairs = sorted(keep)
     with sqlite_tuned(session):
         scanner = _scan_dirty(session, catalog, directory, dirty, utc_days)
-        _delete_days(session, pairs, sorted(catalog.bases))
-        written = _insert(session, scanner.values, pairs, directory)
+        _, written = write_changes(session, scanner.values, pairs, directory, sorted(catalog.bases))
     _delete_pairs(session, "rollup_dirty", ("crm_user_id", "day"), marks)
     return RefreshResult(len(pairs), written, len(marks), unmapped)
 
@@ -171,15 +115,6 @@ def _scan_dirty(
 def _record_kinds(catalog: Catalog) -> list[tuple[Source, str]]:
     sources: tuple[Source, ...] = ("activities", "deals")
     return [(s, f) for s in sources for f in catalog.date_fields(s)]
-
-
-def _delete_days(session: Session, pairs: list[tuple[int, dt.date]], bases: list[str]) -> None:
-    """Delete the catalog's bases for the given (person, day) pairs. Rows of bases no longer
-    in the catalog are left to the full rebuild that a metric definition change needs
-    anyway."""
-    names = ", ".join("'" + b.replace("'", "''") + "'" for b in bases)
-    if bases:
-        _delete_pairs(session, "metric_daily", ("person_id", "day"), pairs, f"metric IN ({names})")
 
 
 def _delete_pairs(
@@ -272,7 +207,8 @@ def rebuild_rollups(
             # owner-less records count as unmapped
             scanner.scan(owners=None, lo=None, hi=None, only=leftover)
             pairs = scanner.values.keys()
-            written += _insert(session, scanner.values, pairs, directory, table=target)
+            rows = rollup_rows(scanner.values, pairs, directory, sqlite=staged is None)
+            written += insert_rows(session, rows, table=target)
         if staged is None:
             say("indexing and swapping in the new table")
             swap_in(conn, target)

@@ -189,3 +189,38 @@ def test_scan_takes_a_whole_window_or_nothing(session: Session) -> None:
     scanner = Scanner(session, build_catalog(cfg), Directory(session, cfg), None)
     with pytest.raises(ValueError, match="owners, lo and hi"):
         scanner.scan(owners=[1], lo=None, hi=None)
+
+
+def test_an_incremental_refresh_writes_only_the_rows_that_changed(session: Session) -> None:
+    """Recomputed pairs whose rows came out the same are not rewritten: marking days dirty
+    again writes nothing; one more call rewrites one row; a base that drops to zero loses
+    its row; the result equals a full rebuild throughout."""
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    monday = local(CHICAGO, 2026, 11, 16, 10, 0)
+    org.activity("dana", "call", monday)
+    org.activity("dana", "call", monday + dt.timedelta(days=1))
+    email = org.activity("dana", "email", monday + dt.timedelta(days=1), direction="outbound")
+    first = refresh_rollups(session, config=cfg)
+    assert first.rows_written == 3  # calls on Monday and Tuesday, emails on Tuesday
+    before = snapshot(session)
+
+    org.mark("dana", monday, monday + dt.timedelta(days=1))  # nothing changed
+    again = refresh_rollups(session, config=cfg)
+    assert (again.person_days, again.rows_written) == (first.person_days, 0)
+    assert snapshot(session) == before
+
+    org.activity("dana", "call", monday + dt.timedelta(hours=1))
+    one = refresh_rollups(session, config=cfg)
+    assert one.rows_written == 1
+    dana = org.person["dana"]
+    assert _value(session, dana, "calls", dt.date(2026, 11, 16)) == 2
+
+    email.deleted = True
+    org.mark("dana", email.occurred_at)
+    refresh_rollups(session, config=cfg)
+    assert _value(session, dana, "emails", dt.date(2026, 11, 17)) == 0
+    assert session.get(MetricDaily, (dana, "emails", dt.date(2026, 11, 17))) is None
+    incremental = snapshot(session)
+    rebuild_rollups(session, config=cfg)
+    assert snapshot(session) == incremental
