@@ -86,8 +86,8 @@ class StagedRollups:
     def merge(self) -> int:
         """Make `metric_daily` equal the staged rows; the rows deleted + inserted. The staged
         tables are dropped (after a failure the caller's rollback removes them)."""
-        for name in self.tables:
-            self.conn.exec_driver_sql(f"ANALYZE {name}")  # never auto-analyzed in time
+        # The staged tables are not ANALYZEd (0.4 s for 4.5M rows): they are only scanned
+        # whole, or filtered to a few people; the planner sizes them from their pages.
         staged = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {n}" for n in self.tables)
         old = self._summaries("metric_daily")
         new = self._summaries(*self.tables)
