@@ -95,13 +95,16 @@ def test_a_rebuild_into_an_empty_table_and_a_rolled_back_one(session: Session) -
 
 
 def test_the_rebuild_restores_the_session_settings(session: Session, engine_name: str) -> None:
-    """On PostgreSQL the rebuild turns JIT off for its statements only."""
+    """On PostgreSQL the rebuild turns JIT (and, while staging, hash aggregation) off for
+    its statements only."""
     cfg = _config()
     _populate(session, cfg)
     if engine_name == "postgresql":
         session.execute(text("SET jit = on"))
         rebuild_rollups(session, config=cfg)
         assert session.execute(text("SELECT current_setting('jit')")).scalar_one() == "on"
+        # hash aggregation is off only while an aggregation is staged
+        assert session.execute(text("SHOW enable_hashagg")).scalar_one() == "on"
     else:
         cache = session.execute(text("PRAGMA cache_size")).scalar_one()
         rebuild_rollups(session, config=cfg)
