@@ -20,7 +20,7 @@ TRUNCATE, no lock beyond the changed rows') but for step 4. So:
    dropped and re-created from their catalog definitions (4.5M rows: ~20 s, against ~130 s
    for writing 9M differences). That locks `metric_daily` (ACCESS EXCLUSIVE) until the
    caller commits, so it waits at most `LOCK_WAIT` for current readers and otherwise writes
-   the differences after all.
+   the differences after all (readers arriving during that wait queue behind the request).
 
 Two different row sets of one person with equal row counts and equal sums of 64-bit hashes
 would be left unrepaired: about one chance in 2^64 for each person whose rows changed.
