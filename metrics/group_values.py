@@ -11,7 +11,7 @@ share a team and a role are the same by the precedence rules in `metrics.targets
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select, union_all
@@ -30,11 +30,9 @@ from metrics.lookup import (
 )
 from metrics.models import CrmUser, Deal, MetricDaily, Person
 from metrics.store import raw_rows
-from metrics.targets import personal_target_emails, target_for_range
+from metrics.targets import TargetMemo, person_target
 
-TargetMemo = dict[tuple[object, ...], float | None]
 EVERYONE_FROM = 1000  # people, from which `PersonSums` reads everyone's rows by team
-_MISSING: Any = object()
 
 
 def plain(session: Session) -> Connection:
@@ -153,68 +151,6 @@ def _person_sums(
             slot = sums[pid] = {}
         slot[metric] = slot.get(metric, 0.0) + float(value)
     return sums
-
-
-def person_target(
-    config: MetricsConfig,
-    work: WorkCalendar,
-    defn: MetricDef,
-    person: Any,
-    start: dt.date,
-    end: dt.date,
-    memo: TargetMemo,
-) -> float | None:
-    """`target_for_range` for one person (anything with `email`, `role`, `team_key`),
-    computed once per (team, role, range) for everyone without a personal target."""
-    email = person.email
-    key: tuple[object, ...]
-    if email and email.lower() in personal_target_emails(config, defn.name):
-        key = ("person", email, defn.name, start, end)
-    else:
-        key = ("group", person.team_key, person.role, defn.name, start, end)
-    if key not in memo:
-        memo[key] = target_for_range(
-            config,
-            work,
-            defn,
-            start,
-            end,
-            email=email,
-            role=person.role,
-            team=person.team_key,
-        )
-    return memo[key]
-
-
-def group_target_memo(
-    config: MetricsConfig,
-    work: WorkCalendar,
-    defn: MetricDef,
-    people: Iterable[Any],
-    start: dt.date,
-    end: dt.date,
-    memo: TargetMemo,
-) -> float | None:
-    """`metrics.targets.group_target` with `person_target`: the same sum, in the same order.
-
-    People without a personal target are looked up by (team, role) straight in `memo` (the
-    inlined fast path of `person_target`: a team of 3,000 is 3,000 dict reads)."""
-    overrides = personal_target_emails(config, defn.name)
-    known: list[float] = []
-    for p in people:
-        email = p.email
-        if not (email and email.lower() in overrides):
-            t = memo.get(("group", p.team_key, p.role, defn.name, start, end), _MISSING)
-            if t is not _MISSING:
-                if t is not None:
-                    known.append(t)
-                continue
-        t = person_target(config, work, defn, p, start, end, memo)
-        if t is not None:
-            known.append(t)
-    if not known:
-        return None
-    return sum(known) if defn.additive else known[0]
 
 
 def pipeline_coverage(

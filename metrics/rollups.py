@@ -77,7 +77,7 @@ def refresh_rollups(
     with sqlite_tuned(session):
         scanner = _scan_dirty(session, catalog, directory, dirty, utc_days)
         _, written = write_changes(session, scanner.values, pairs, directory, sorted(catalog.bases))
-    _delete_pairs(session, "rollup_dirty", ("crm_user_id", "day"), marks)
+    _delete_marks(session, marks)
     return RefreshResult(len(pairs), written, len(marks), unmapped)
 
 
@@ -117,33 +117,24 @@ def _record_kinds(catalog: Catalog) -> list[tuple[Source, str]]:
     return [(s, f) for s in sources for f in catalog.date_fields(s)]
 
 
-def _delete_pairs(
-    session: Session,
-    table: str,
-    columns: tuple[str, str],
-    pairs: list[tuple[int, dt.date]],
-    where: str = "",
-) -> None:
-    """DELETE the rows of `table` whose (id, day) `columns` are one of `pairs`. SQLite: one
-    statement per pair, each a few primary-key seeks (a row-value IN over pairs is not
-    indexed and would scan the table). PostgreSQL: one statement joining the pairs as two
-    unnest()ed arrays (one round trip, index seeks, instead of a pipelined statement per
-    pair)."""
-    if not pairs:
+def _delete_marks(session: Session, marks: list[tuple[int, dt.date]]) -> None:
+    """DELETE the processed `rollup_dirty` (owner, UTC day) marks. SQLite: one statement per
+    mark, a primary-key seek (a row-value IN over pairs is not indexed and would scan the
+    table). PostgreSQL: one statement joining the marks as two unnest()ed arrays (one round
+    trip, index seeks, instead of a pipelined statement per mark)."""
+    if not marks:
         return
     conn = session.connection()
-    first, second = columns
-    extra = f" AND {where}" if where else ""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
-            f"DELETE FROM {table} WHERE {first} = ? AND {second} = ?{extra}",
-            [(key, day.isoformat()) for key, day in pairs],
+            "DELETE FROM rollup_dirty WHERE crm_user_id = ? AND day = ?",
+            [(key, day.isoformat()) for key, day in marks],
         )
         return
     conn.exec_driver_sql(
-        f"DELETE FROM {table} t USING unnest(%s::integer[], %s::date[]) AS k(key, day) "
-        f"WHERE t.{first} = k.key AND t.{second} = k.day{extra}",
-        ([key for key, _ in pairs], [day for _, day in pairs]),
+        "DELETE FROM rollup_dirty t USING unnest(%s::integer[], %s::date[]) AS k(key, day) "
+        "WHERE t.crm_user_id = k.key AND t.day = k.day",
+        ([key for key, _ in marks], [day for _, day in marks]),
     )
 
 

@@ -6,7 +6,7 @@
 - Daily targets are resolved once per (team, role) for people without a personal target for
   any of the metrics (`metrics.targets` precedence: person > team key > role, so everyone
   else in a team with the same role has the same targets), the way
-  `metrics.group_values.person_target` shares range targets for alerts.
+  `metrics.targets.person_target` shares range targets for alerts.
 - Rollups are read as one row per (person, day) with a column per base; a metric's value
   for a day comes straight from its column for plain counts (one base, no denominator:
   `value_from_sums` reduces to base × scale), else from `value_from_sums`.

@@ -22,16 +22,19 @@ from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, MetricDef
 from metrics.group_values import (
     PersonSums,
-    TargetMemo,
     daily_totals,
-    group_target_memo,
-    person_target,
     pipeline_coverage,
     team_daily_totals,
 )
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, status_for
+from metrics.targets import (
+    TargetMemo,
+    expected_by,
+    group_target_memo,
+    person_target,
+    status_for,
+)
 from rhythms.alert_people import Directory, Member, load_directory
 from rhythms.alert_state import Observation
 from rhythms.config import AlertRuleConfig, OrgConfig

@@ -19,11 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
-from metrics.group_values import TargetMemo, person_target
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for
+from metrics.targets import TargetMemo, expected_by, group_target, person_target, status_for
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 

@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from metrics.batch import daily_series_by_person, values_by_person
 from metrics.funnel import FunnelStep, activity_funnel
-from metrics.group_values import TargetMemo, person_target
 from metrics.growth import GrowthModel, growth_model
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
-from metrics.targets import group_target, status_for
+from metrics.targets import TargetMemo, group_target, person_target, status_for
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 

@@ -129,7 +129,7 @@ def handle(args: argparse.Namespace) -> int:
     report = result.sync
     _print_summary(report)
     rollups = result.rollups
-    if result.rebuilt or rollups.person_days is None:
+    if rollups.person_days is None:  # a rebuild
         console.print(f"rollups rebuilt: {rollups.rows_written:,} rows")
     else:
         console.print(

@@ -13,16 +13,10 @@ from metrics import group_values
 from metrics.batch import daily_series_by_person, values_by_person
 from metrics.calendar import WorkCalendar
 from metrics.config import MetricConfig, MetricsConfig, PersonConfig, TargetSet
-from metrics.group_values import (
-    PersonSums,
-    daily_totals,
-    group_target_memo,
-    person_target,
-    pipeline_coverage,
-)
+from metrics.group_values import PersonSums, daily_totals, pipeline_coverage
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import MetricDaily, Person
-from metrics.targets import group_target, target_for_range
+from metrics.targets import group_target, group_target_memo, person_target, target_for_range
 from tests.metrics.builders import Org, config
 
 DAY = dt.date(2026, 11, 23)  # a Monday; Thanksgiving (26th) is a company holiday
