@@ -23,6 +23,9 @@ from metrics.config import MetricConfig, MetricsConfig, OrgSettings, TargetSet, 
 END = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)  # data ends here (a Saturday)
 DAYS = 182
 ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London")
+# Records are stored in time order, as a CRM sync appends them (it pages by modification
+# time): the rows of one day sit together. Caches of another layout are regenerated.
+LAYOUT = "time-ordered"
 SIZES = {"full": (10_000, 5_000_000, 20), "small": (1_000, 500_000, 20)}  # reps, acts, deals/rep
 
 
@@ -61,7 +64,7 @@ def demo_org(scale: str, *, with_rollups: bool = True) -> DemoOrg:
     done = CACHE / f"org-{scale}.generated"
     from bot import db
 
-    if done.exists():
+    if done.exists() and done.read_text() == LAYOUT:
         db.upgrade(url)  # a cache made before a migration gets it (a no-op when current)
     else:
         for stale in CACHE.glob(f"org-{scale}.*"):
@@ -75,7 +78,7 @@ def demo_org(scale: str, *, with_rollups: bool = True) -> DemoOrg:
             flush=True,
         )
         _generate(path, reps, n_acts, deals_per_rep)
-        done.write_text("ok")
+        done.write_text(LAYOUT)
     meta = CACHE / f"org-{scale}.json"
     seconds = float("nan")
     if meta.exists():
@@ -126,10 +129,11 @@ def _generate(path: Path, reps: int, n_acts: int, deals_per_rep: int) -> None:
     end = int(END.timestamp())
     start = end - DAYS * 86400
     chunk = 1_000_000
+    times = np.sort(rng.integers(start, end, n_acts))
     for offset in range(0, n_acts, chunk):
         n = min(chunk, n_acts - offset)
         owners = rng.integers(1, reps + 1, n)
-        when = rng.integers(start, end, n)
+        when = times[offset : offset + n]
         roll = rng.random(n)
         kinds = np.where(roll < 0.6, "call", np.where(roll < 0.9, "email", "meeting"))
         booked = when - rng.integers(3600, 14 * 86400, n)
@@ -163,7 +167,7 @@ def _generate(path: Path, reps: int, n_acts: int, deals_per_rep: int) -> None:
         print(f"  {offset + n:,} / {n_acts:,} activities", file=sys.stderr, flush=True)
     n_deals = reps * deals_per_rep
     owners = rng.integers(1, reps + 1, n_deals)
-    created = rng.integers(start, end, n_deals)
+    created = np.sort(rng.integers(start, end, n_deals))
     closed = created + rng.integers(5 * 86400, 90 * 86400, n_deals)
     is_closed = closed < end
     won = is_closed & (rng.random(n_deals) < 0.3)

@@ -79,6 +79,9 @@ class Directory:
         for person_id, valid_from, valid_to, team_key in session.execute(spans):
             self.spans[person_id].append((valid_from, valid_to, team_key))
         self.day_cache: dict[tuple[int, Any], dt.date] = {}
+        # per (zone, day): every person of a zone shares them
+        self._spans: dict[tuple[int, dt.date], tuple[dt.datetime, dt.datetime]] = {}
+        self._local_days: dict[tuple[int, dt.date], frozenset[dt.date]] = {}
 
     def team_on(self, person_id: int, day: dt.date) -> str | None:
         for start, end, team in self.spans.get(person_id, ()):
@@ -106,15 +109,25 @@ class Directory:
     def utc_span(self, person_id: int, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
         """[start, end) in UTC of the person's local `day` (23 or 25 hours on DST days)."""
         zone = self.zone[person_id]
-        start = dt.datetime.combine(day, dt.time(), zone)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
-        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        key = (id(zone), day)
+        span = self._spans.get(key)
+        if span is None:
+            start = dt.datetime.combine(day, dt.time(), zone)
+            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+            span = self._spans[key] = (start.astimezone(dt.UTC), end.astimezone(dt.UTC))
+        return span
 
-    def local_days_of_utc_day(self, person_id: int, day: dt.date) -> set[dt.date]:
-        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    def local_days_of_utc_day(self, person_id: int, day: dt.date) -> frozenset[dt.date]:
+        """The person's local days that UTC `day` overlaps (one or two)."""
         zone = self.zone[person_id]
-        last = start + dt.timedelta(days=1, microseconds=-1)
-        return {start.astimezone(zone).date(), last.astimezone(zone).date()}
+        key = (id(zone), day)
+        days = self._local_days.get(key)
+        if days is None:
+            start = dt.datetime.combine(day, dt.time(), dt.UTC)
+            last = start + dt.timedelta(days=1, microseconds=-1)
+            days = frozenset((start.astimezone(zone).date(), last.astimezone(zone).date()))
+            self._local_days[key] = days
+        return days
 
 
 def _parse(raw: str | dt.datetime) -> dt.datetime:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -30,7 +30,7 @@ from metrics.rollup_merge import COLUMNS, StagedRollups
 from metrics.rollup_scan import Directory, Scanner
 from metrics.rollup_sql import SqlRollups, postgres_tuned, sqlite_tuned
 from metrics.rollup_table import fresh_table, swap_in
-from metrics.rollup_writes import insert_rows, rollup_rows, write_changes
+from metrics.rollup_writes import day_ranges, insert_rows, rollup_rows, write_changes
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,6 @@ class RefreshResult:
     dirty_processed: int  # rollup_dirty marks consumed
     unmapped_records: int  # records (or dirty owner-days, incrementally) with no person
     rows_changed: int | None = None  # rebuild on PostgreSQL: rows deleted + inserted
-
-
-def _day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Contiguous [first, last] ranges covering `days`."""
-    ranges: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(set(days)):
-        if ranges and (day - ranges[-1][1]).days <= 1:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
 
 
 def refresh_rollups(
@@ -91,7 +80,7 @@ def _scan_dirty(
     """The Python scan of the dirty (person, local day) pairs, per merged range of UTC days."""
     scanner = Scanner(session, catalog, directory, None)
     assigned: set[tuple[int, dt.date]] = set()
-    for first, last in _day_ranges(d for days in utc_days.values() for d in days):
+    for first, last in day_ranges(d for days in utc_days.values() for d in days):
         # Each (person, local day) is computed in exactly one range's scan, else a record
         # read by two overlapping windows would be counted twice.
         people = [p for p, days in utc_days.items() if any(first <= d <= last for d in days)]

@@ -3,11 +3,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from metrics import rollup_writes
 from metrics.catalog import CatalogError, build_catalog
 from metrics.config import MetricConfig
+from metrics.directory import apply_directory
 from metrics.models import Activity, MetricDaily, RollupDirty
 from metrics.rollup_scan import Directory, Scanner
 from metrics.rollups import rebuild_rollups, refresh_rollups
@@ -224,3 +226,49 @@ def test_an_incremental_refresh_writes_only_the_rows_that_changed(session: Sessi
     incremental = snapshot(session)
     rebuild_rollups(session, config=cfg)
     assert snapshot(session) == incremental
+
+
+@pytest.mark.parametrize("share", [0, 10**6], ids=["by person", "by team"])
+def test_current_rows_are_read_alike_by_person_and_by_team(
+    session: Session, monkeypatch: pytest.MonkeyPatch, share: int
+) -> None:
+    """The rows an incremental refresh compares against come from primary-key ranges per
+    person, or (most people dirty) from every team's index range plus the rows without a
+    team, kept if their (person, day) is a pair: the same rows either way — a rep who moved
+    team, rows without a team, days and people outside the pairs left out."""
+    cfg = config()
+    org = Org(session, cfg, dt.date(2026, 11, 1))
+    for day in (9, 10, 11):
+        for name in ("dana", "lee", "sam"):
+            org.activity(name, "call", local(CHICAGO, 2026, 11, day, 12, 0))
+        org.activity("dana", "email", local(CHICAGO, 2026, 11, day, 13, 0), direction="outbound")
+    moved = config(
+        people=tuple(
+            p.model_copy(update={"team": "ae"}) if p.email == "dana@acme.test" else p
+            for p in cfg.people
+        )
+    )
+    apply_directory(session, moved, today=dt.date(2026, 11, 10))
+    refresh_rollups(session, config=moved)
+    lee = org.person["lee"]
+    session.execute(update(MetricDaily).where(MetricDaily.person_id == lee).values(team_key=None))
+    dana, sam = org.person["dana"], org.person["sam"]
+    pairs = sorted({(dana, dt.date(2026, 11, d)) for d in (9, 10)} | {(lee, dt.date(2026, 11, 10))})
+    sqlite = session.connection().dialect.name == "sqlite"
+    stored = {(p, d.isoformat() if sqlite else d) for p, d in pairs}
+    expected = {
+        (r.person_id, r.metric, r.day.isoformat() if sqlite else r.day): (r.value, r.team_key)
+        for r in session.scalars(select(MetricDaily))
+        if (r.person_id, r.day) in set(pairs) and r.metric in ("calls", "emails")
+    }
+    assert {(p, m) for p, m, _ in expected} == {
+        (dana, "calls"),
+        (dana, "emails"),
+        (lee, "calls"),
+    }
+    assert {t for _, t in expected.values()} == {"sdr", "ae", None}
+    assert sam not in {p for p, _ in pairs}
+    monkeypatch.setattr(rollup_writes, "BY_TEAM_SHARE", share)
+    found = rollup_writes._current(session.connection(), pairs, ["calls", "emails"], sqlite=sqlite)
+    assert found == expected
+    assert {(p, d) for p, _, d in found} == stored
