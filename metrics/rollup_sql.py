@@ -38,7 +38,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from metrics.catalog import Base, Catalog, Source
-from metrics.rollup_scan import Directory, _contributions
+from metrics.rollup_scan import Directory, _contributions, _parse
 from metrics.rollup_zones import local_day_sql, team_pieces, zone_dispatch
 
 MAX_SIGNATURES = 5000
@@ -167,6 +167,21 @@ class SqlRollups:
             self._drop(name)
         self._created.clear()
 
+    def _span(self, source: Source, date_field: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """The first and last `date_field` instants of the owners' records (deleted ones
+        too): two seeks per owner in its (owner_id, date field) index, ~30 ms for 10,000
+        owners; None if they have none. Only a hint for `local_day_sql`, which stays right
+        for records written after this read."""
+        column = f"a.{date_field}"
+        edge = f"FROM {source} a WHERE a.owner_id = o.owner_id"
+        first, last = self.conn.exec_driver_sql(
+            f"SELECT MIN(lo), MAX(hi) FROM (SELECT (SELECT MIN({column}) {edge}) AS lo, "
+            f"(SELECT MAX({column}) {edge}) AS hi FROM {self.owner} o) s"
+        ).one()
+        if first is None or last is None:
+            return None
+        return _parse(first), _parse(last)
+
     def aggregate(self, source: Source, date_field: str, bases: list[Base]) -> str | None:
         """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, in
         primary-key order, for `bases` (all of one source and date field); None when the
@@ -217,6 +232,7 @@ class SqlRollups:
             match = f"ROW({', '.join('a.' + f for f in fields)})::text = c.sig_key"
             self._analyze(self.contrib)
         zones = self.zones or ["UTC"]  # no people: no owners, no rows either way
+        within = self._span(source, date_field)
         source_sql = f"{source} a CROSS JOIN {self.owner} o CROSS JOIN {self.contrib} c"
         where = f"{live} AND o.owner_id = a.owner_id AND {match}"
         team = (
@@ -230,7 +246,7 @@ class SqlRollups:
             # Grouping by the metric's index (an integer) hashes faster than by its name, and
             # the person's team is joined to the groups (a MAX over text per record costs
             # a collation comparison per record).
-            day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=False)
+            day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=False, within=within)
             grouped = (
                 f"SELECT o.person_id AS person_id, c.mi AS mi, {day} AS day, "
                 f"SUM(c.value) AS value FROM {source_sql} WHERE {where} "
@@ -248,7 +264,9 @@ class SqlRollups:
             )
         # SQLite sorts for GROUP BY: one integer key (person, metric index, Julian day
         # number) sorts about a third faster than the three columns.
-        day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=True, julian=True)
+        day = local_day_sql(
+            f"a.{date_field}", "o.zone", zones, sqlite=True, julian=True, within=within
+        )
         span = 1 << 22  # Julian day numbers < 4,194,304 (year 6700)
         width = len(metrics) * span
         grouped = (

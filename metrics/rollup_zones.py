@@ -16,6 +16,8 @@ none). Records outside that range get the offset in force at its edge.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from bisect import bisect_right
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -73,9 +75,12 @@ def _offset_value(seconds: int, *, sqlite: bool) -> str:
 
 
 @lru_cache(maxsize=512)
-def offset_case(column: str, name: str, *, sqlite: bool) -> str:
+def offset_case(
+    column: str, name: str, *, sqlite: bool, within: tuple[int, int] | None = None
+) -> str:
     """SQL for the zone's UTC offset at `column` (a '+N seconds' modifier on SQLite, integer
-    seconds on PostgreSQL): a binary search over the zone's transitions."""
+    seconds on PostgreSQL): a binary search over the zone's transitions — only those inside
+    `within` (epoch seconds, both ends included) if given, right for instants in it alone."""
     instants, offsets = transitions(name)
 
     def search(lo: int, hi: int) -> str:  # offsets[lo..hi]
@@ -85,7 +90,10 @@ def offset_case(column: str, name: str, *, sqlite: bool) -> str:
         bound = timestamp_literal(instants[mid - 1], sqlite=sqlite)
         return f"CASE WHEN {column} < {bound} THEN {search(lo, mid - 1)} ELSE {search(mid, hi)} END"
 
-    return search(0, len(offsets) - 1)
+    if within is None:
+        return search(0, len(offsets) - 1)
+    # offsets[i] is in force from instants[i - 1] to instants[i]
+    return search(bisect_right(instants, within[0]), bisect_right(instants, within[1]))
 
 
 def zone_dispatch(key: str, branches: list[str]) -> str:
@@ -101,13 +109,34 @@ def zone_dispatch(key: str, branches: list[str]) -> str:
 
 
 def local_day_sql(
-    column: str, zone_key: str, zones: list[str], *, sqlite: bool, julian: bool = False
+    column: str,
+    zone_key: str,
+    zones: list[str],
+    *,
+    sqlite: bool,
+    julian: bool = False,
+    within: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> str:
     """SQL for the local calendar day of UTC timestamp `column` for an owner whose zone is
     zones[`zone_key`]; on SQLite with `julian`, as its Julian day number (an integer that
     `date()` turns back into the day: local times of day D have julianday in
-    [JDN(D) - 0.5, JDN(D) + 0.5), exact in whole seconds)."""
+    [JDN(D) - 0.5, JDN(D) + 0.5), exact in whole seconds).
+
+    `within` (the records' first and last instants, when known) trims each zone's search to
+    the transitions in that span — a few comparisons a record instead of ~9 over 1970-2100;
+    an instant outside it (a record written meanwhile) takes the full search."""
     offset = zone_dispatch(zone_key, [offset_case(column, z, sqlite=sqlite) for z in zones])
+    if within is not None:
+        first, last = math.floor(within[0].timestamp()), math.ceil(within[1].timestamp())
+        trimmed = zone_dispatch(
+            zone_key,
+            [offset_case(column, z, sqlite=sqlite, within=(first, last)) for z in zones],
+        )
+        if trimmed != offset:
+            lo, hi = (timestamp_literal(s, sqlite=sqlite) for s in (first, last))
+            offset = (
+                f"CASE WHEN {column} >= {lo} AND {column} <= {hi} THEN {trimmed} ELSE {offset} END"
+            )
     if sqlite and julian:
         return f"CAST(julianday(substr({column}, 1, 19), {offset}) + 0.5 AS INTEGER)"
     if sqlite:

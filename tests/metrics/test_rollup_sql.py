@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from metrics import rollup_sql
 from metrics.config import MetricConfig, MetricsConfig, PersonConfig
 from metrics.directory import apply_directory
-from metrics.rollup_zones import team_pieces, transitions
+from metrics.rollup_zones import local_day_sql, team_pieces, transitions
 from metrics.rollups import rebuild_rollups, refresh_rollups
 from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
 
@@ -167,6 +167,50 @@ def test_zone_transitions_and_team_pieces() -> None:
         (dt.date(2026, 1, 1), "a"),
         (dt.date(2026, 2, 1), None),
     ]
+
+
+def test_local_days_trimmed_to_the_records_span_match_zoneinfo(session: Session) -> None:
+    """With the records' span given, each zone's offset search keeps only the transitions
+    inside it; instants inside get the same local day as zoneinfo says, and so do instants
+    outside it (a record written after the span was read: the full search), across DST
+    changes on both sides, in a half-hour zone and one with a 30-minute DST shift."""
+    sqlite = session.connection().dialect.name == "sqlite"
+    zones = ["America/Chicago", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/Berlin"]
+    span = (
+        dt.datetime(2026, 10, 20, 12, 0, 0, 250_000, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 10, 3, 0, 0, 750_000, tzinfo=dt.UTC),
+    )
+    trimmed = local_day_sql("t.ts", "t.z", zones, sqlite=sqlite, within=span)
+    full = local_day_sql("t.ts", "t.z", zones, sqlite=sqlite)
+    assert len(trimmed) < 2 * len(full)  # the full search once, plus a short one
+    instants = [
+        span[0],
+        span[1],
+        span[0] - dt.timedelta(microseconds=1),
+        span[1] + dt.timedelta(seconds=1),
+        dt.datetime(2026, 10, 25, 0, 59, 59, tzinfo=dt.UTC),  # Berlin: CEST -> CET at 01:00Z
+        dt.datetime(2026, 10, 25, 1, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 1, 6, 59, 59, 999_999, tzinfo=dt.UTC),  # Chicago falls back
+        dt.datetime(2026, 11, 1, 7, 0, 0, tzinfo=dt.UTC),
+        # Outside the span, where its edge offsets would put local times across midnight:
+        dt.datetime(2026, 2, 1, 5, 30, tzinfo=dt.UTC),  # Chicago: CST, not the span's CDT
+        dt.datetime(2027, 7, 1, 5, 30, tzinfo=dt.UTC),  # Chicago: CDT, not the span's CST
+        dt.datetime(2026, 1, 10, 22, 30, tzinfo=dt.UTC),  # Berlin: CET, not CEST
+        dt.datetime(2026, 9, 1, 13, 15, tzinfo=dt.UTC),  # Lord Howe: +10:30, not +11
+    ]
+    checked = 0
+    conn = session.connection()
+    for when in instants:
+        for i, name in enumerate(zones):
+            stored: object = when.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else when
+            mark = "?" if sqlite else "%s"
+            cast = "" if sqlite else "::timestamptz"
+            sql = f"SELECT {trimmed}, {full} FROM (SELECT {mark}{cast} AS ts, {i} AS z) t"
+            got, reference = conn.exec_driver_sql(sql, (stored,)).one()
+            expected = when.astimezone(ZoneInfo(name)).date()
+            assert str(got) == str(reference) == expected.isoformat(), (when, name)
+            checked += 1
+    assert checked == len(instants) * len(zones)
 
 
 def test_a_rolled_back_rebuild_leaves_rollups_and_indexes_as_they_were(
