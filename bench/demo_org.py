@@ -24,8 +24,9 @@ END = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)  # data ends here (a Saturday)
 DAYS = 182
 ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London")
 # Records are stored in time order, as a CRM sync appends them (it pages by modification
-# time): the rows of one day sit together. Caches of another layout are regenerated.
-LAYOUT = "time-ordered"
+# time): the rows of one day sit together; deal amounts are in cents, nearly all different.
+# Caches of another layout are regenerated.
+LAYOUT = "time-ordered, amounts in cents"
 SIZES = {"full": (10_000, 5_000_000, 20), "small": (1_000, 500_000, 20)}  # reps, acts, deals/rep
 
 
@@ -171,7 +172,7 @@ def _generate(path: Path, reps: int, n_acts: int, deals_per_rep: int) -> None:
     closed = created + rng.integers(5 * 86400, 90 * 86400, n_deals)
     is_closed = closed < end
     won = is_closed & (rng.random(n_deals) < 0.3)
-    amounts = rng.integers(5, 100, n_deals) * 1000
+    amounts = rng.integers(50_000, 10_000_000, n_deals) / 100  # $500.00-$99,999.99
     created_s, closed_s = _stamp(created), _stamp(closed)
     con.executemany(
         "INSERT INTO deals (id, source, external_id, owner_id, amount, currency, created_at, "
@@ -182,7 +183,7 @@ def _generate(path: Path, reps: int, n_acts: int, deals_per_rep: int) -> None:
                 i + 1,
                 f"d{i}",
                 int(owners[i]),
-                int(amounts[i]),
+                float(amounts[i]),
                 created_s[i],
                 closed_s[i] if is_closed[i] else None,
                 int(is_closed[i]),

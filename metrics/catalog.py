@@ -79,6 +79,20 @@ class Base:
     date_field: str
     value: Callable[[Row], float | None]
     fields: tuple[str, ...] = ()  # the row fields `value` reads (rollups fetch only these)
+    # How `value` reads some of `fields`, so the in-database rollup can group records by
+    # the other fields alone (`metrics.rollup_sql`): `term` (a key of TERM_FIELDS) when the
+    # value is proportional to it — value(row) = value(row with the term at 1) x term(row)
+    # — and `nullness`: fields read only for being None or not.
+    term: str | None = None
+    nullness: tuple[str, ...] = ()
+
+
+# The record fields each term reads; a term's value is computed in SQL by rollup_sql.
+TERM_FIELDS: dict[str, tuple[str, ...]] = {
+    "amount": ("amount",),
+    "duration_seconds": ("duration_seconds",),
+    "cycle_days": ("created_at", "closed_at"),  # max(0, closed - created) in days
+}
 
 
 @dataclass(frozen=True)
@@ -214,7 +228,27 @@ def _builtin_bases(currency: CurrencyConfig) -> list[Base]:
         ),
         Base("sales_cycle_days.sum", "deals", "closed_at", _when(won, _cycle_days)),
     ]
-    return [replace(b, fields=_BUILTIN_FIELDS[(b.source, b.date_field)]) for b in bases]
+    return [
+        replace(
+            b, fields=_BUILTIN_FIELDS[(b.source, b.date_field)], **_BUILTIN_READS.get(b.name, {})
+        )
+        for b in bases
+    ]
+
+
+_DEAL_TIMES = ("created_at", "closed_at")
+# How the deal bases read their (per record kind) fields: see Base.term and Base.nullness.
+_BUILTIN_READS: dict[str, dict[str, Any]] = {
+    "opportunities_created": {"nullness": ("amount", "currency")},  # reads neither
+    "pipeline_created": {"term": "amount"},
+    "pipeline_created.excluded": {"nullness": ("amount",)},
+    "deals_won": {"nullness": ("amount", *_DEAL_TIMES)},
+    "deals_lost": {"nullness": ("amount", *_DEAL_TIMES)},
+    "bookings": {"term": "amount", "nullness": _DEAL_TIMES},
+    "bookings.n": {"nullness": ("amount", *_DEAL_TIMES)},
+    "bookings.excluded": {"nullness": ("amount", *_DEAL_TIMES)},
+    "sales_cycle_days.sum": {"term": "cycle_days", "nullness": ("amount",)},
+}
 
 
 _BUILTIN_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -296,8 +330,10 @@ def _custom_bases(
     used = tuple(k.removesuffix("_contains") for k in metric.filter)
     if source == "deals" and date_field == "closed_at":
         used += ("closed_at",)
+    # the closed_at matcher reads that field's nullness; the filters read values
+    nullness = ("closed_at",) if "closed_at" in used and "closed_at" not in metric.filter else ()
     if metric.aggregation == "count":
-        return [Base(metric.name, source, date_field, _when(matches), used)], {}
+        return [Base(metric.name, source, date_field, _when(matches), used, None, nullness)], {}
     field = metric.value_field or ""
     numeric_fields = ("amount",) if source == "deals" else ("duration_seconds",)
     if field not in numeric_fields:
@@ -310,14 +346,19 @@ def _custom_bases(
         getter = money(currency)
     else:
         getter = lambda r: None if r[field] is None else float(r[field])  # noqa: E731
+    # The value is proportional to the field (the currency converts by a rate), unless a
+    # filter reads it too; the count of values reads only whether there is one.
+    filtered = field in {k.removesuffix("_contains") for k in metric.filter}
+    term = None if filtered else field
+    counted = nullness if filtered else (*nullness, field)
+    summed = Base(metric.name, source, date_field, _when(matches, getter), used, term, nullness)
     if metric.aggregation == "sum":
-        return [Base(metric.name, source, date_field, _when(matches, getter), used)], {}
+        return [summed], {}
     sum_name, n_name = f"{metric.name}.sum", f"{metric.name}.n"
+    has_value = _when(lambda r: matches(r) and getter(r) is not None)
     bases = [
-        Base(sum_name, source, date_field, _when(matches, getter), used),
-        Base(
-            n_name, source, date_field, _when(lambda r: matches(r) and getter(r) is not None), used
-        ),
+        replace(summed, name=sum_name),
+        Base(n_name, source, date_field, has_value, used, None, counted),
     ]
     return bases, {"numerator": (sum_name,), "denominator": (n_name,)}
 

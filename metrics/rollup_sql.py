@@ -4,10 +4,13 @@ The catalog's bases are Python callables over a few fields of a record (kind, ou
 direction; amount and currency ...). Most records share a handful of distinct field values
 (*signatures*), so for each (source, date field):
 
-1. ``SELECT DISTINCT`` the fields the bases read; if there are at most `MAX_SIGNATURES`, each
-   signature's contributions are computed in Python with the same code as the Python scan
-   (`rollup_scan._Contributions`) and stored in a temp table (fields, metric, value). With
-   more (deals closed: the cycle time reads both timestamps), the caller scans in Python.
+1. ``SELECT DISTINCT`` the fields the bases read — amounts and timestamps only as NULL or
+   not where the bases declare so, their values entering as per-record terms
+   (`metrics.rollup_terms`); if there are at most `MAX_SIGNATURES`, each signature's
+   contributions are computed in Python by the bases themselves and stored in a temp table
+   (fields, metric, value, term). With more (a custom metric filtering on a free-text
+   field, say), or a base that does not read its fields as declared, the caller scans
+   that record kind in Python.
 2. Owners are a temp table (owner → person, zone number, team if constant); the local day is a
    SQL expression (`rollup_zones.local_day_sql`); a person's team on a day comes from the
    same group row or, for people who moved, from a temp table of team pieces.
@@ -38,7 +41,8 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from metrics.catalog import Base, Catalog, Source
-from metrics.rollup_scan import Directory, _contributions, _parse
+from metrics.rollup_scan import Directory, _parse
+from metrics.rollup_terms import Signatures
 from metrics.rollup_zones import local_day_sql, team_pieces, zone_dispatch
 
 MAX_SIGNATURES = 5000
@@ -186,9 +190,10 @@ class SqlRollups:
         """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, in
         primary-key order, for `bases` (all of one source and date field); None when the
         records have too many distinct signatures for SQL (scan them in Python)."""
-        fields = sorted({f for b in bases for f in b.fields})
+        plan = Signatures(bases, sqlite=self.sqlite)
+        fields = plan.fields
         live = f"NOT a.deleted AND a.{date_field} IS NOT NULL"
-        columns = ", ".join(f"a.{f}" for f in fields) or "1"
+        columns = ", ".join(plan.columns()) or "1"
         signatures = self.conn.exec_driver_sql(
             f"SELECT DISTINCT {columns} FROM {source} a WHERE {live} LIMIT {MAX_SIGNATURES + 1}"
         ).fetchall()
@@ -196,24 +201,28 @@ class SqlRollups:
             return None
         metrics = sorted(b.name for b in bases)  # index order = name order = key order
         index = {name: i for i, name in enumerate(metrics)}
-        contribute = _contributions(bases, fields)
-        rows = [
-            (*sig, name, index[name], value)
-            for sig in (tuple(s) if fields else () for s in signatures)
-            for name, value in contribute(sig)
-        ]
+        rows = []
+        for sig in (tuple(s) if fields else () for s in signatures):
+            parts = plan.contributions(sig)
+            if parts is None:
+                return None
+            rows += [(*sig, name, index[name], value, term) for name, value, term in parts]
         key = "CAST(NULL AS TEXT) AS sig_key" if not self.sqlite else "NULL AS sig_key"
         self._drop(self.contrib)
         self.conn.exec_driver_sql(
             f"CREATE {self.kind} {self.contrib} AS SELECT "
-            + "".join(f"a.{f}, " for f in fields)
+            + "".join(
+                f"CAST(NULL AS INTEGER) AS {f}, " if f in plan.flagged else f"a.{f}, "
+                for f in fields
+            )
             + "CAST(NULL AS VARCHAR(64)) AS metric, CAST(NULL AS INTEGER) AS mi, "
-            f"CAST(NULL AS FLOAT) AS value, {key} FROM {source} a WHERE 1 = 0"
+            f"CAST(NULL AS FLOAT) AS value, CAST(NULL AS INTEGER) AS term, {key} "
+            f"FROM {source} a WHERE 1 = 0"
         )
         if self.contrib not in self._created:
             self._created.append(self.contrib)
-        names = ", ".join([*fields, "metric", "mi", "value"])
-        marks = ", ".join([self.mark] * (len(fields) + 3))
+        names = ", ".join([*fields, "metric", "mi", "value", "term"])
+        marks = ", ".join([self.mark] * (len(fields) + 4))
         if rows:
             self.conn.exec_driver_sql(
                 f"INSERT INTO {self.contrib} ({names}) VALUES ({marks})", rows
@@ -224,12 +233,14 @@ class SqlRollups:
             self.conn.exec_driver_sql(
                 f"CREATE INDEX temp.ix_{self.contrib} ON {self.contrib} ({', '.join(fields)})"
             )
-            match = " AND ".join(f"c.{f} IS a.{f}" for f in fields)
+            match = " AND ".join(
+                f"c.{f} IS {column}" for f, column in zip(fields, plan.columns(), strict=True)
+            )
         else:
             self.conn.exec_driver_sql(
                 f"UPDATE {self.contrib} SET sig_key = ROW({', '.join(fields)})::text"
             )
-            match = f"ROW({', '.join('a.' + f for f in fields)})::text = c.sig_key"
+            match = f"ROW({', '.join(plan.columns())})::text = c.sig_key"
             self._analyze(self.contrib)
         zones = self.zones or ["UTC"]  # no people: no owners, no rows either way
         within = self._span(source, date_field)
@@ -240,7 +251,8 @@ class SqlRollups:
             f"(SELECT t.team_key FROM {self.team} t WHERE t.person_id = g.person_id "
             "AND t.from_day <= g.day ORDER BY t.from_day DESC LIMIT 1) END"
         )
-        sums = "SUM(c.value) AS value, MAX(o.team_key) AS team, MAX(o.multi) AS multi"
+        value = plan.value_sql()
+        sums = f"SUM({value}) AS value, MAX(o.team_key) AS team, MAX(o.multi) AS multi"
         quoted = ["'" + m.replace("'", "''") + "'" for m in metrics]
         if not self.sqlite:
             # Grouping by the metric's index (an integer) hashes faster than by its name, and
@@ -249,8 +261,8 @@ class SqlRollups:
             day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=False, within=within)
             grouped = (
                 f"SELECT o.person_id AS person_id, c.mi AS mi, {day} AS day, "
-                f"SUM(c.value) AS value FROM {source_sql} WHERE {where} "
-                "GROUP BY 1, 2, 3 HAVING SUM(c.value) <> 0"
+                f"SUM({value}) AS value FROM {source_sql} WHERE {where} "
+                f"GROUP BY 1, 2, 3 HAVING SUM({value}) <> 0"
             )
             people = (
                 "SELECT person_id, MAX(team_key) AS team, MAX(multi) AS multi "
@@ -271,7 +283,7 @@ class SqlRollups:
         width = len(metrics) * span
         grouped = (
             f"SELECT (o.person_id * {len(metrics)} + c.mi) * {span} + {day} AS k, {sums} "
-            f"FROM {source_sql} WHERE {where} GROUP BY 1 HAVING SUM(c.value) <> 0"
+            f"FROM {source_sql} WHERE {where} GROUP BY 1 HAVING SUM({value}) <> 0"
         )
         metric = zone_dispatch(f"((g.k / {span}) % {len(metrics)})", quoted)
         decoded = (

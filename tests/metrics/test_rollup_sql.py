@@ -7,12 +7,14 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from metrics import rollup_sql
+from metrics.catalog import Base, build_catalog
 from metrics.config import MetricConfig, MetricsConfig, PersonConfig
 from metrics.directory import apply_directory
+from metrics.models import MetricDaily
 from metrics.rollup_zones import local_day_sql, team_pieces, transitions
 from metrics.rollups import rebuild_rollups, refresh_rollups
 from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
@@ -145,6 +147,103 @@ def test_incremental_refreshes_equal_the_in_database_rebuild(session: Session) -
     incremental = snapshot(session)
     assert rebuild_rollups(session, config=cfg).unmapped_records == 3
     assert snapshot(session) == incremental
+
+
+def _amount_config() -> MetricsConfig:
+    cfg = _config()
+    summed = MetricConfig(
+        name="eur_pipeline",
+        kind="output",
+        unit="currency",
+        source="deals",
+        filter={"currency": "EUR"},
+        aggregation="sum",
+        value_field="amount",
+    )
+    exact = MetricConfig(  # reads the amount's value in a filter: no term when closed
+        name="round_deals",
+        kind="output",
+        source="deals",
+        date_field="closed_at",
+        filter={"amount": 1000},
+    )
+    return cfg.model_copy(update={"metrics": (*cfg.metrics, summed, exact)})
+
+
+def test_amounts_and_cycle_times_roll_up_in_the_database(session: Session) -> None:
+    """Deals with every amount different, in three currencies (one without a rate), and
+    cycle times to the microsecond: their record kinds still have a handful of signatures
+    (amounts and instants grouped by being NULL, their values multiplied in per record by
+    SQL), so no kind falls back to Python, and the rows equal the Python scan's — but for
+    a custom metric whose filter reads the amount, which keeps it as it is."""
+    cfg = _amount_config()
+    org = Org(session, cfg, dt.date(2026, 10, 1))
+    start = dt.datetime(2026, 10, 1, 14, 0, 0, 123_456, tzinfo=dt.UTC)
+    for i in range(40):
+        created = start + dt.timedelta(days=i % 9, hours=i, microseconds=7 * i)
+        closed = created + dt.timedelta(days=i % 5, seconds=37 * i, microseconds=999_999 - i)
+        org.deal(
+            ("dana", "lee", "raj")[i % 3],
+            created,
+            amount=None if i % 11 == 0 else 1000 + 17.25 * i,
+            currency=("USD", "EUR", "GBP")[i % 3],
+            closed=None if i % 4 == 0 else (created if i % 7 == 0 else closed),
+            won=i % 2 == 0,
+        )
+    org.deal("sam", start, amount=1000, closed=start - dt.timedelta(hours=3), won=True)
+    python = rebuild_rollups(session, config=cfg, sql=False)
+    expected = _exact(session)
+    steps: list[str] = []
+    in_db = rebuild_rollups(session, config=cfg, progress=steps.append)
+    assert not [s for s in steps if "in Python" in s], steps
+    found = _exact(session)
+    assert found.keys() == expected.keys()
+    for key, value in expected.items():  # up to the order of summing (a microsecond of a
+        assert found[key] == pytest.approx(value, rel=1e-13, abs=0), key  # cycle: 1e-11)
+    assert in_db.rows_written == python.rows_written
+    names = {m for _, m, _ in expected}
+    assert {"bookings", "pipeline_created", "sales_cycle_days.sum", "eur_pipeline"} <= names
+    assert "round_deals" in names
+    sam, closed = org.person["sam"], (start - dt.timedelta(hours=3)).date()
+    assert expected[(sam, "deals_won", closed)] == 1.0
+    assert (sam, "sales_cycle_days.sum", closed) not in expected  # closed before created: 0
+
+
+def _exact(session: Session) -> dict[tuple[int, str, dt.date], float]:
+    return {(r.person_id, r.metric, r.day): r.value for r in session.scalars(select(MetricDaily))}
+
+
+def test_a_base_that_reads_more_than_it_declares_falls_back_to_python(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stand-in check: a base declaring it reads the amount only for being NULL, while
+    it compares its value, is caught on the signatures and its record kind is rolled up in
+    Python — same rows as a Python scan."""
+    cfg = _config()
+    org = Org(session, cfg, dt.date(2026, 10, 1))
+    org.deal("dana", local(CHICAGO, 2026, 10, 20, 9, 0), amount=900)
+    org.deal("dana", local(CHICAGO, 2026, 10, 21, 9, 0), amount=1.5)
+    catalog = build_catalog(cfg)
+    liar = Base(
+        "big_deals",
+        "deals",
+        "created_at",
+        lambda r: 1.0 if (r["amount"] or 0) > 1.5 else None,
+        ("amount",),
+        nullness=("amount",),
+    )
+    catalog.bases[liar.name] = liar
+    python = rebuild_rollups(session, config=cfg, catalog=catalog, sql=False)
+    expected = snapshot(session)
+    steps: list[str] = []
+    rebuild_rollups(session, config=cfg, catalog=catalog, progress=steps.append)
+    assert "deals by created_at (in Python)" in steps[-2]
+    assert "does not read its fields as declared" in caplog.text
+    assert snapshot(session) == expected
+    dana = org.person["dana"]
+    assert expected[(dana, "big_deals", dt.date(2026, 10, 20))][0] == 1.0
+    assert (dana, "big_deals", dt.date(2026, 10, 21)) not in expected
+    assert python.rows_written == len(expected)
 
 
 def test_zone_transitions_and_team_pieces() -> None:
