@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from metrics.lookup import team_keys
-from metrics.rollup_merge import COLUMNS
+from metrics.rollup_merge import COLUMNS, SAME
 from metrics.rollup_scan import Directory, Sums
 
 Key = tuple[int, str, Any]  # (person, metric, stored day: ISO text on SQLite, a date else)
@@ -96,10 +96,17 @@ def write_changes(
         for person, metric, day, value, team in rollup_rows(values, pairs, directory, sqlite=sqlite)
     }
     old = _current(conn, pairs, bases, sqlite=sqlite)
-    gone = sorted(key for key, row in old.items() if new.get(key) != row)
-    fresh = [(*key, *row) for key, row in new.items() if old.get(key) != row]
+    gone = sorted(key for key, row in old.items() if not _same(new.get(key), row))
+    fresh = [(*key, *row) for key, row in new.items() if not _same(old.get(key), row)]
     _delete_keys(conn, gone, sqlite=sqlite)
     return len(gone), insert_rows(session, fresh)
+
+
+def _same(a: tuple[float, str | None] | None, b: tuple[float, str | None] | None) -> bool:
+    """Whether two (value, team) rows are the same, values up to `rollup_merge.SAME`."""
+    if a is None or b is None:
+        return a is b
+    return a[1] == b[1] and abs(a[0] - b[0]) <= SAME * max(abs(a[0]), abs(b[0]))
 
 
 def _ranges(pairs: list[tuple[int, dt.date]]) -> list[tuple[int, dt.date, dt.date]]:
