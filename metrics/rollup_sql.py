@@ -177,10 +177,13 @@ class SqlRollups:
         owners; None if they have none. Only a hint for `local_day_sql`, which stays right
         for records written after this read."""
         column = f"a.{date_field}"
-        edge = f"FROM {source} a WHERE a.owner_id = o.owner_id"
+        edge = (  # ORDER BY … LIMIT 1: a seek to either end (SQLite's MIN here reads them all)
+            f"(SELECT {column} FROM {source} a WHERE a.owner_id = o.owner_id "
+            f"AND {column} IS NOT NULL ORDER BY {column} {{}} LIMIT 1)"
+        )
         first, last = self.conn.exec_driver_sql(
-            f"SELECT MIN(lo), MAX(hi) FROM (SELECT (SELECT MIN({column}) {edge}) AS lo, "
-            f"(SELECT MAX({column}) {edge}) AS hi FROM {self.owner} o) s"
+            f"SELECT MIN(lo), MAX(hi) FROM (SELECT {edge.format('ASC')} AS lo, "
+            f"{edge.format('DESC')} AS hi FROM {self.owner} o) s"
         ).one()
         if first is None or last is None:
             return None
