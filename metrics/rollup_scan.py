@@ -26,6 +26,7 @@ from metrics.models import Activity, CrmUser, Deal, Person, TeamMembership
 from metrics.rollup_zones import instant_literal
 
 CHUNK = 500
+_SLOT_SECONDS = {13: 3600, 16: 60}  # slot width in characters of SQLite text -> seconds
 PRIMARY = ("occurred_at", "created_at")  # scans that count each record once
 TIMESTAMPS = frozenset(("occurred_at", "booked_at", "created_at", "closed_at"))
 
@@ -258,12 +259,13 @@ class Scanner:
                 self.unmapped += count_unmapped
                 continue
             raw = row[1]
-            if type(raw) is str:  # SQLite text: inline the cached day lookup (hot path)
-                zone_key, width = slot_of[person_id]
+            # the cached day lookup of `local_day`, inlined (hot path)
+            zone_key, width = slot_of[person_id]
+            if type(raw) is str:  # SQLite text
                 day = day_cache.get((zone_key, raw[:width]))
-                if day is None:
-                    day = local_day(person_id, raw)
-            else:
+            else:  # an aware datetime: the same slots in epoch hours (minutes)
+                day = day_cache.get((zone_key, int(raw.timestamp()) // _SLOT_SECONDS[width]))
+            if day is None:
                 day = local_day(person_id, raw)
             key = (person_id, day)
             if keep is not None and key not in keep:
