@@ -27,7 +27,7 @@ from metrics.catalog import Catalog, Source, build_catalog
 from metrics.config import MetricsConfig
 from metrics.models import RollupDirty
 from metrics.rollup_merge import COLUMNS, StagedRollups
-from metrics.rollup_scan import Directory, Scanner
+from metrics.rollup_scan import PRIMARY, Directory, Scanner
 from metrics.rollup_sql import SqlRollups, postgres_tuned, sqlite_tuned
 from metrics.rollup_table import fresh_table, swap_in
 from metrics.rollup_writes import day_ranges, insert_rows, rollup_rows, write_changes
@@ -102,8 +102,16 @@ def _scan_dirty(
 
 
 def _record_kinds(catalog: Catalog) -> list[tuple[Source, str]]:
+    """(source, date field) pairs, each source's primary field first: the biggest kind
+    (activities by occurred_at) then fills SQLite's new table in key order, and the smaller
+    ones are inserted among its rows (the other way round, 3.5M rows went in among 0.5M
+    and the rebuild took ~1.5 s longer)."""
     sources: tuple[Source, ...] = ("activities", "deals")
-    return [(s, f) for s in sources for f in catalog.date_fields(s)]
+    return [
+        (s, f)
+        for s in sources
+        for f in sorted(catalog.date_fields(s), key=lambda f: f not in PRIMARY)
+    ]
 
 
 def _delete_marks(session: Session, marks: list[tuple[int, dt.date]]) -> None:
