@@ -102,7 +102,7 @@ class Directory:
         key = (zid, slot)
         day = self.day_cache.get(key)
         if day is None:
-            when = _parse(raw)
+            when = stored_instant(raw)
             day = when.astimezone(zone).date()
             self.day_cache[key] = day
         return day
@@ -131,7 +131,8 @@ class Directory:
         return days
 
 
-def _parse(raw: str | dt.datetime) -> dt.datetime:
+def stored_instant(raw: str | dt.datetime) -> dt.datetime:
+    """A stored UTC timestamp as an aware datetime: SQLite's text, or the driver's datetime."""
     if isinstance(raw, dt.datetime):
         return raw if raw.tzinfo is not None else raw.replace(tzinfo=dt.UTC)
     return dt.datetime.fromisoformat(raw).replace(tzinfo=dt.UTC)
@@ -293,7 +294,7 @@ class _Contributions:
         found = self.cache.get(signature)
         if found is None:
             row = {
-                f: _parse(v) if f in TIMESTAMPS and isinstance(v, str) else v
+                f: stored_instant(v) if f in TIMESTAMPS and isinstance(v, str) else v
                 for f, v in zip(self.fields, signature, strict=True)
             }
             found = []

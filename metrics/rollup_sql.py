@@ -41,7 +41,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from metrics.catalog import Base, Catalog, Source
-from metrics.rollup_scan import Directory, _parse
+from metrics.rollup_scan import Directory, stored_instant
 from metrics.rollup_terms import Signatures
 from metrics.rollup_zones import local_day_sql, team_pieces, zone_dispatch
 
@@ -187,7 +187,7 @@ class SqlRollups:
         ).one()
         if first is None or last is None:
             return None
-        return _parse(first), _parse(last)
+        return stored_instant(first), stored_instant(last)
 
     def aggregate(self, source: Source, date_field: str, bases: list[Base]) -> str | None:
         """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, in

@@ -22,7 +22,7 @@ import logging
 from typing import Any
 
 from metrics.catalog import TERM_FIELDS, Base
-from metrics.rollup_scan import TIMESTAMPS, _parse
+from metrics.rollup_scan import TIMESTAMPS, stored_instant
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,8 @@ class Signatures:
         at = _AT[variant]
         for field, value in zip(self.fields, signature, strict=True):
             if field not in self.flagged:
-                row[field] = (
-                    _parse(value) if field in TIMESTAMPS and isinstance(value, str) else value
-                )
+                text = field in TIMESTAMPS and isinstance(value, str)
+                row[field] = stored_instant(value) if text else value
             elif value:  # NULL
                 row[field] = None
             elif field == "closed_at":  # a cycle of 1 or 2 days from `at`
