@@ -234,7 +234,10 @@ class MetricDaily(Base):
     team_key: Mapped[str | None] = mapped_column(String(64))  # team on that day
 
     # person and value last: team sums over (team, metric, day) ranges, and a day's values
-    # for everyone (`metrics.group_values.PersonSums`), read the index alone
+    # for everyone (`metrics.group_values.PersonSums`), read the index alone. On SQLite the
+    # rows live in their primary key's B-tree (WITHOUT ROWID, migration 0003): a person's
+    # lookup reads it alone, and a write updates one tree fewer.
     __table_args__ = (
         Index("ix_metric_daily_team", "team_key", "metric", "day", "person_id", "value"),
+        {"sqlite_with_rowid": False},
     )

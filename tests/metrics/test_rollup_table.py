@@ -38,11 +38,9 @@ def test_the_swapped_in_table_has_the_old_schema_and_foreign_key(session: Sessio
     org = _populate(session, cfg)
     session.commit()
     before = _schema(session)
-    assert {name for _, name, _ in before} == {
-        "metric_daily",
-        "ix_metric_daily_team",
-        "sqlite_autoindex_metric_daily_1",
-    }
+    # WITHOUT ROWID (migration 0003): the primary key is the table, no separate index
+    assert {name for _, name, _ in before} == {"metric_daily", "ix_metric_daily_team"}
+    assert "WITHOUT ROWID" in dict((n, sql) for _, n, sql in before)["metric_daily"]
     rebuild_rollups(session, config=cfg)
     session.commit()
     assert _schema(session) == before  # same DDL, index names, no leftover table
