@@ -160,7 +160,7 @@ def _amount_config() -> MetricsConfig:
         aggregation="sum",
         value_field="amount",
     )
-    exact = MetricConfig(  # reads the amount's value in a filter: no term when closed
+    exact = MetricConfig(  # its filter reads the amount: closed deals keep amounts as values
         name="round_deals",
         kind="output",
         source="deals",
@@ -200,8 +200,9 @@ def test_amounts_and_cycle_times_roll_up_in_the_database(session: Session) -> No
     assert next(s for s in steps if "(in the database)" in s).startswith("activities by occurred")
     found = _exact(session)
     assert found.keys() == expected.keys()
-    for key, value in expected.items():  # up to the order of summing (a microsecond of a
-        assert found[key] == pytest.approx(value, rel=1e-13, abs=0), key  # cycle: 1e-11)
+    # equal up to the order of summing (~1e-16); a microsecond of a cycle would be ~1e-11
+    for key, value in expected.items():
+        assert found[key] == pytest.approx(value, rel=1e-13, abs=0), key
     assert in_db.rows_written == python.rows_written
     names = {m for _, m, _ in expected}
     assert {"bookings", "pipeline_created", "sales_cycle_days.sum", "eur_pipeline"} <= names
