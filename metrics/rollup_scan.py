@@ -28,6 +28,7 @@ from metrics.rollup_zones import instant_literal
 CHUNK = 500
 _SLOT_SECONDS = {13: 3600, 16: 60}  # slot width in characters of SQLite text -> seconds
 PRIMARY = ("occurred_at", "created_at")  # scans that count each record once
+TIME_INDEXED = frozenset({("activities", "occurred_at")})  # ix_activities_occurred
 TIMESTAMPS = frozenset(("occurred_at", "booked_at", "created_at", "closed_at"))
 
 
@@ -55,7 +56,8 @@ class Directory:
             TeamMembership.valid_to,
             TeamMembership.team_key,
         ).order_by(TeamMembership.valid_from)
-        if owners is not None and len(owners) <= 5000:
+        self.everyone = owners is None or len(owners) > 5000  # every owner loaded
+        if owners is not None and not self.everyone:
             ids = select(CrmUser.person_id).where(CrmUser.id.in_(owners)).scalar_subquery()
             users = users.where(CrmUser.person_id.in_(ids))
             people = people.where(Person.id.in_(ids))
@@ -187,8 +189,14 @@ class Scanner:
                     rows = self._raw_rows(query, f"rollup_{source}_{date_field}")
                     self._add(rows, bases, fields, count_unmapped=primary)
                     continue
-                for sql in self._window_sql(source, date_field, fields, owners, lo, hi):
+                everyone = (source, date_field) in TIME_INDEXED and self._most(owners)
+                sql_of = self._window_sql(source, date_field, fields, owners, lo, hi, everyone)
+                for sql in sql_of:
                     self._add(self._driver_rows(sql), bases, fields, count_unmapped=primary)
+
+    def _most(self, owners: list[int]) -> bool:
+        """Whether `owners` are at least half of all the directory's owners."""
+        return self.directory.everyone and 2 * len(owners) >= len(self.directory.owner_person)
 
     def _window_sql(
         self,
@@ -198,17 +206,24 @@ class Scanner:
         owners: list[int],
         lo: dt.datetime,
         hi: dt.datetime,
+        everyone: bool = False,
     ) -> Iterator[str]:
         """SELECTs of the owners' records placed in [lo, hi), as literal SQL (owner ids are
         integers, the bounds instants in the stored format): read through the driver, a row
         costs a tuple, not a SQLAlchemy row (~2 µs). SQLite reads `CHUNK` owners a
-        statement; PostgreSQL all of them in one (an index scan over the array of owners)."""
+        statement; PostgreSQL all of them in one (an index scan over the array of owners).
+        With `everyone` (most owners are wanted and the date field leads an index), one
+        statement reads the window of every owner — the caller keeps its pairs: at 10,000
+        reps, a day for nearly all of them, ~60 ms on SQLite against ~100 ms by owner."""
         sqlite = self.session.connection().dialect.name == "sqlite"
         columns = ", ".join(["owner_id", date_field, *fields])
         bounds = " AND ".join(
             f"{date_field} {op} {instant_literal(when, sqlite=sqlite)}"
             for op, when in ((">=", lo), ("<", hi))
         )
+        if everyone:
+            yield f"SELECT {columns} FROM {source} WHERE {bounds} AND NOT deleted"
+            return
         size = CHUNK if sqlite else max(len(owners), 1)
         for group in chunks(owners, size):
             ids = ", ".join(str(int(o)) for o in group)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from metrics import rollup_writes
+from metrics import rollup_scan, rollup_writes
 from metrics.catalog import CatalogError, build_catalog
 from metrics.config import MetricConfig
 from metrics.directory import apply_directory
@@ -272,3 +272,45 @@ def test_current_rows_are_read_alike_by_person_and_by_team(
     found = rollup_writes._current(session.connection(), pairs, ["calls", "emails"], sqlite=sqlite)
     assert found == expected
     assert {(p, d) for p, _, d in found} == stored
+
+
+def test_a_window_of_most_owners_is_read_by_time(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When most owners are dirty, activities by occurred_at are read for every owner by
+    time alone (one statement over `ix_activities_occurred`) and the scan keeps its pairs:
+    the sums equal those read owner by owner, other owners' and owner-less records left out."""
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    monday = local(CHICAGO, 2026, 11, 16, 10, 0)
+    for hours in (0, 5, 30, 50):
+        for name in ("dana", "lee", "sam", "ghost"):
+            org.activity(name, "call", monday + dt.timedelta(hours=hours))
+    org.activity("dana", "email", monday, direction="outbound")
+    org.activity("dana", "call", monday + dt.timedelta(hours=1), deleted=True)
+    catalog = build_catalog(cfg)
+    directory = Directory(session, cfg)  # everyone
+    dana, lee = org.person["dana"], org.person["lee"]
+    keep = {(dana, dt.date(2026, 11, 16)), (dana, dt.date(2026, 11, 17)), (lee, TODAY)}
+    owners = sorted({org.owner["dana"], org.owner["lee"]})
+    lo, hi = monday - dt.timedelta(days=1), monday + dt.timedelta(days=3)
+    statements: list[str] = []
+    read = Scanner._driver_rows
+
+    def spy(self: Scanner, sql: str) -> object:
+        statements.append(sql)
+        return read(self, sql)
+
+    monkeypatch.setattr(Scanner, "_driver_rows", spy)
+    by_time = Scanner(session, catalog, directory, set(keep))
+    by_time.scan(owners=owners, lo=lo, hi=hi)
+    timed = [s for s in statements if "FROM activities" in s and "occurred_at >=" in s]
+    assert len(timed) == 1 and "owner_id IN" not in timed[0]  # 2 of 3 owners with people
+    monkeypatch.setattr(rollup_scan, "TIME_INDEXED", frozenset())
+    statements.clear()
+    by_owner = Scanner(session, catalog, directory, set(keep))
+    by_owner.scan(owners=owners, lo=lo, hi=hi)
+    assert all("owner_id IN" in s for s in statements)
+    assert by_time.values == by_owner.values
+    assert by_time.values[(dana, dt.date(2026, 11, 16))] == {"calls": 2.0, "emails": 1.0}
+    assert {p for p, _ in by_time.values} == {dana}  # lee's calls fall on other days
