@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from metrics import rollup_scan, rollup_writes
+from metrics import rollups as rollups_module
 from metrics.catalog import CatalogError, build_catalog
 from metrics.config import MetricConfig
 from metrics.directory import apply_directory
@@ -314,3 +316,39 @@ def test_a_window_of_most_owners_is_read_by_time(
     assert by_time.values == by_owner.values
     assert by_time.values[(dana, dt.date(2026, 11, 16))] == {"calls": 2.0, "emails": 1.0}
     assert {p for p, _ in by_time.values} == {dana}  # lee's calls fall on other days
+
+
+def test_rollups_pause_the_cyclic_collector_and_restore_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is off while rollups run and as it was afterwards: back on after a
+    refresh, also one that fails, and still off if the caller had paused it."""
+    cfg = config()
+    org = Org(session, cfg, TODAY)
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 16, 10, 0))
+    seen: list[bool] = []
+    write = rollups_module.write_changes
+
+    def spy(*args: object, **kwargs: object) -> tuple[int, int]:
+        seen.append(gc.isenabled())
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rollups_module, "write_changes", spy)
+    assert gc.isenabled()
+    refresh_rollups(session, config=cfg)
+    assert seen == [False] and gc.isenabled()
+
+    def fail(*args: object, **kwargs: object) -> tuple[int, int]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(rollups_module, "write_changes", fail)
+    org.activity("dana", "call", local(CHICAGO, 2026, 11, 17, 10, 0))
+    with pytest.raises(RuntimeError, match="boom"):
+        refresh_rollups(session, config=cfg)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        rebuild_rollups(session, config=cfg)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
