@@ -70,7 +70,7 @@ class Signatures:
         self.flagged = {
             f
             for f in self.fields
-            if (f in TIMESTAMPS or any(f in TERM_FIELDS[b.term] for b in bases if b.term))
+            if (f in TIMESTAMPS or any(f in _term_fields(b) for b in bases))
             and all(f in b.nullness or f in _term_fields(b) for b in bases if f in b.fields)
         }
         self.term_of = {

@@ -165,7 +165,6 @@ def _delete_marks(session: Session, marks: list[tuple[int, dt.date]]) -> None:
     )
 
 
-@_without_cyclic_gc
 def rebuild_rollups(
     session: Session,
     *,

@@ -321,7 +321,7 @@ def test_a_window_of_most_owners_is_read_by_time(
 def test_rollups_pause_the_cyclic_collector_and_restore_it(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The collector is off while rollups run and as it was afterwards: back on after a
+    """The collector is off while a refresh runs and as it was afterwards: back on after a
     refresh, also one that fails, and still off if the caller had paused it."""
     cfg = config()
     org = Org(session, cfg, TODAY)
@@ -346,9 +346,10 @@ def test_rollups_pause_the_cyclic_collector_and_restore_it(
     with pytest.raises(RuntimeError, match="boom"):
         refresh_rollups(session, config=cfg)
     assert gc.isenabled()
+    monkeypatch.setattr(rollups_module, "write_changes", write)
     gc.disable()
     try:
-        rebuild_rollups(session, config=cfg)
+        refresh_rollups(session, config=cfg)
         assert not gc.isenabled()
     finally:
         gc.enable()
