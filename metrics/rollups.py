@@ -45,6 +45,8 @@ class RefreshResult:
     rows_changed: int | None = None  # rebuild on PostgreSQL: rows deleted + inserted
 
 
+REBUILD_CACHE_KIB = 16_384  # SQLite: sorts in 16 MiB runs (`rollup_sql.sqlite_tuned`)
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -183,7 +185,10 @@ def rebuild_rollups(
     marks = session.scalar(select(func.count()).select_from(RollupDirty)) or 0
     directory = Directory(session, config)
     kinds = _record_kinds(catalog)
-    with sqlite_tuned(session, threads=2, zero_freed=False), postgres_tuned(session):
+    with (
+        sqlite_tuned(session, threads=2, kib=REBUILD_CACHE_KIB, zero_freed=False),
+        postgres_tuned(session),
+    ):
         # SQLite fills a new table without secondary indexes and swaps it in at the end
         # (`metrics.rollup_table`: emptying the old one costs a row-by-row delete).
         # PostgreSQL stages the rows, then writes only those that differ, or all of them

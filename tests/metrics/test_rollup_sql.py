@@ -27,6 +27,7 @@ def _config() -> MetricsConfig:
     raj = PersonConfig(
         email="raj@acme.test", name="Raj", role="rep", team="ae", timezone="Asia/Kolkata"
     )
+    kai = PersonConfig(email="kai@acme.test", name="Kai", role="rep", timezone="Europe/Berlin")
     extra = MetricConfig(
         name="inbound_emails",
         kind="input",
@@ -44,7 +45,7 @@ def _config() -> MetricsConfig:
         value_field="amount",
     )
     return base.model_copy(
-        update={"people": (*base.people, raj), "metrics": (*base.metrics, extra, won_eur)}
+        update={"people": (*base.people, raj, kai), "metrics": (*base.metrics, extra, won_eur)}
     )
 
 
@@ -73,6 +74,7 @@ def _populate(session: Session, cfg: MetricsConfig) -> Org:
         outcome="completed",
         subject="Demo call",
     )
+    org.activity("kai", "call", local(BERLIN, 2026, 11, 4, 9, 0))  # on no team
     org.activity("sam", "call", local(CHICAGO, 2026, 11, 4, 12, 0), deleted=True)
     org.activity("ghost", "call", local(CHICAGO, 2026, 11, 4, 12, 0))  # unmapped owner
     org.activity("ghost", "email", local(CHICAGO, 2026, 11, 4, 13, 0))
@@ -127,6 +129,7 @@ def test_rebuild_in_database_equals_python_scan(
     assert expected[(dana, "calls", dt.date(2026, 11, 1))] == (1.0, "sdr")  # before the move
     assert expected[(dana, "calls", dt.date(2026, 11, 2))] == (2.0, "ae")  # 00:30 + 23:59:59.99
     assert (raj, "calls", dt.date(2026, 11, 4)) in expected
+    assert expected[(org.person["kai"], "calls", dt.date(2026, 11, 4))] == (1.0, None)
     assert expected[(raj, "calls", dt.date(2026, 11, 5))][0] == 1.0
     assert expected[(raj, "meetings_booked", dt.date(2026, 11, 2))][0] == 1.0
     assert expected[(dana, "inbound_emails", dt.date(2026, 11, 1))][0] == 1.0
