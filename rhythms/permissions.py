@@ -60,6 +60,11 @@ def can_view_person(viewer: Person, target: Person, config: MetricsConfig) -> De
     return Decision(False, f"You can't see {target.name}'s numbers: they're not on your team.")
 
 
+def sees_teammates(viewer: Person, config: MetricsConfig) -> bool:
+    """Whether the viewer may see each teammate's line in a team view (not only totals)."""
+    return viewer.role != "rep" or config.org.transparent_scoreboards
+
+
 def can_view_team(viewer: Person, team_key: str, config: MetricsConfig) -> Decision:
     if sees_everything(viewer) or viewer.team_key == team_key:
         return ALLOW

@@ -192,8 +192,12 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
         day = report_day(ctx)
         currency = ctx.config.currency.reporting
         in_channel = bool(ctx.rhythm.options.get("post_in_team_channel", False))
-        with_chart = bool(ctx.rhythm.options.get("chart", False))
+        # Where scoreboards are private, the channel (the team's reps are in it) gets the
+        # counts only, and no chart: its bars are the reps' lines.
+        transparent = ctx.config.org.transparent_scoreboards
+        with_chart = bool(ctx.rhythm.options.get("chart", False)) and transparent
         cache: dict[str, dict[str, Any]] = {}
+        channel_payloads: dict[str, dict[str, Any]] = {}
         charts: dict[str, dict[str, Any] | None] = {}
         out: list[Outgoing] = []
         posted: set[str] = set()
@@ -212,6 +216,13 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
                     cache[team_key] = team_message(
                         name, boards, day, currency=currency, team_key=team_key
                     )
+                    channel_payloads[team_key] = (
+                        cache[team_key]
+                        if transparent
+                        else team_message(
+                            name, boards, day, currency=currency, team_key=team_key, named=False
+                        )
+                    )
                     charts[team_key] = team_chart(name, boards, day) if with_chart else None
                 payload = cache[team_key]
                 chart = charts[team_key]
@@ -225,7 +236,11 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
                 team = ctx.config.team(team_key)
                 if in_channel and team is not None and team.channel and team_key not in posted:
                     posted.add(team_key)
-                    out.append(Outgoing(recipient=team.channel, payload=payload, part=part))
+                    out.append(
+                        Outgoing(
+                            recipient=team.channel, payload=channel_payloads[team_key], part=part
+                        )
+                    )
                     if chart is not None:  # uploads are scarce: the chart goes to the channel
                         out.append(
                             Outgoing(

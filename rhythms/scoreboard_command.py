@@ -1,5 +1,6 @@
 """`/scoreboard [@person | team]`: the daily scoreboard on demand, with the same permissions
-as `/metric` (a rep: themselves, and teammates only where scoreboards are transparent)."""
+as `/metric` (a rep: themselves, and teammates only where scoreboards are transparent; where
+they are private a rep's team view shows only how many reps are green, yellow and red)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from metrics.models import Person
 from rhythms.config import OrgConfig
 from rhythms.metric_answer import Refused, resolve_subject
 from rhythms.metric_query import QueryError, parse_target, team_words
+from rhythms.permissions import sees_teammates
 from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
 from rhythms.scoreboard_message import rep_message, team_message
 
@@ -45,7 +47,12 @@ def scoreboard_reply(
             session, config=config, team_key=team_key, day=day, as_of=now
         )
         return team_message(
-            subject.name, boards_for_team, day, currency=currency, team_key=team_key
+            subject.name,
+            boards_for_team,
+            day,
+            currency=currency,
+            team_key=team_key,
+            named=viewer is not None and sees_teammates(viewer, config),
         )
     person_id = int(subject.scope.key or 0)
     board = boards.person_scoreboard(

@@ -201,6 +201,12 @@ def _worst_gap(board: PersonScoreboard, currency: str) -> str:
     return f"{m.label.lower()} {bk.fmt_number(m.value, m.unit, currency)}{target}"
 
 
+PRIVATE_NOTE = (
+    "Scoreboards are private in this workspace: each rep sees their own numbers, "
+    "managers see everyone's lines."
+)
+
+
 def team_message(
     team_name: str,
     boards: Sequence[PersonScoreboard],
@@ -208,8 +214,10 @@ def team_message(
     *,
     currency: str = "USD",
     team_key: str | None = None,
+    named: bool = True,
 ) -> dict[str, Any]:
-    """Every rep's status at a glance, best first, with who needs help; fits any team size."""
+    """Every rep's status at a glance, best first, with who needs help; fits any team size.
+    With `named` False (scoreboards private, shown to reps) only the counts, no rep's line."""
     ordered = sort_team(boards)
     counts = {
         s: sum(1 for b in ordered if overall_status(b) == s) for s in ("green", "yellow", "red")
@@ -223,6 +231,13 @@ def team_message(
         f"🟢 {counts['green']}  🟡 {counts['yellow']}  🔴 {counts['red']}"
     )
     blocks.append(bk.section(summary, block_id=f"team_summary:{team_key}" if team_key else None))
+    text = (
+        f"{team_name} scoreboard {_day_label(day)}: {counts['green']} of {len(ordered)} reps "
+        f"winning, {counts['red']} need help"
+    )
+    if not named:
+        blocks.append(bk.context(PRIVATE_NOTE))
+        return {"text": text, "blocks": blocks}
     red = [b for b in ordered if overall_status(b) == "red"]
     if red:
         help_lines = [f"• {b.name}: {_worst_gap(b, currency)}" for b in red[:10]]
@@ -242,8 +257,4 @@ def team_message(
         lines.append(f"…and {len(ordered) - MAX_TEAM_LINES} more reps")
     blocks.extend(bk.section(chunk) for chunk in bk.chunk_lines(lines)[: bk.MESSAGE_BLOCKS_MAX - 8])
     blocks.append(bk.context(f"Sorted by share of pace · {len(ordered)} reps"))
-    text = (
-        f"{team_name} scoreboard {_day_label(day)}: {counts['green']} of {len(ordered)} reps "
-        f"winning, {counts['red']} need help"
-    )
     return {"text": text, "blocks": blocks[: bk.MESSAGE_BLOCKS_MAX]}

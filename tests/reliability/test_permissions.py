@@ -124,6 +124,15 @@ def test_commands_show_numbers_only_to_whom_the_table_allows(
         if shown != allowed or (not allowed and leaks(answer)):
             wrong.append((role, command, text, allowed, str(answer.get("text"))[:120]))
     assert not wrong, wrong
+    # A rep's team view names teammates only where scoreboards are transparent; where they
+    # are private it has the team's counts only (its totals, which include them, are /metric's).
+    team_views = [
+        json.dumps(a)
+        for (r, c, t, _), a in zip(table, answers, strict=True)
+        if r == "rep" and c == "/scoreboard" and t == TARGETS["own_team"]
+    ]
+    assert len(team_views) == 1 and ("Leo Martin" in team_views[0]) == (not private)
+    assert "reps winning" in team_views[0]
     # The seeded numbers do show where allowed (the check above is not vacuous).
     exec_answers = [a for (r, c, t, _), a in zip(table, answers, strict=True) if r == "exec"]
     assert any(leaks(a) for a in exec_answers)

@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 import json
 
+import pytest
+
 from bot.sandbox.blockkit import validate_blocks, validate_view
 from metrics.calendar import WorkCalendar
 from metrics.scoreboard import MetricStatus, PersonScoreboard
@@ -142,7 +144,10 @@ def test_modals_stay_inside_view_limits() -> None:
     assert "09:00–18:00" in flat and "100% of pace" in flat
 
 
-def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("transparent", [True, False], ids=["transparent", "private"])
+def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory, transparent) -> None:  # type: ignore[no-untyped-def]
+    """The manager's DM always has every rep's line; the team's channel (its reps read it)
+    only where scoreboards are transparent — else the counts, and no chart of the reps."""
     import base64
 
     from sqlalchemy import select
@@ -157,7 +162,10 @@ def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) ->
     team = cfg.rhythms["team_scoreboard"]
     options = {**team.options, "chart": True}
     cfg = cfg.model_copy(
-        update={"rhythms": {"team_scoreboard": team.model_copy(update={"options": options})}}
+        update={
+            "rhythms": {"team_scoreboard": team.model_copy(update={"options": options})},
+            "org": cfg.org.model_copy(update={"transparent_scoreboards": transparent}),
+        }
     )
     seed_directory(session_factory, cfg)
     clock = TravellingClock(dt.datetime(2026, 11, 23, 22, 46, tzinfo=UTC))  # 17:46 New York
@@ -172,7 +180,14 @@ def test_team_post_carries_a_chart_to_the_channel_when_asked(session_factory) ->
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
     kinds = {(d.recipient, d.kind) for d in rows}
     assert ("UMARIA1", "message") in kinds and ("#team-sdr", "message") in kinds
+    text = {d.recipient: json.dumps(d.payload) for d in rows if d.kind == "message"}
+    reps = [name for name in ("Dana Ruiz", "Leo Martin") if name in text["UMARIA1"]]
+    assert reps and all((name in text["#team-sdr"]) == transparent for name in reps)
+    assert "reps winning" in text["#team-sdr"]
     uploads = [d for d in rows if d.kind == "upload"]
+    if not transparent:
+        assert uploads == []
+        return
     assert [d.recipient for d in uploads] == ["#team-sdr"]  # the manager's DM gets no upload
     assert base64.b64decode(uploads[0].payload["content_base64"]).startswith(b"\x89PNG")
 
