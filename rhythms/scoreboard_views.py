@@ -20,6 +20,7 @@ from metrics.scoreboard import PersonScoreboard
 from metrics.targets import PERIODS, target_sets
 from rhythms import blocks as bk
 from rhythms.config import OrgConfig
+from rhythms.permissions import can_view_person
 from rhythms.scoreboard import ScoreboardSource
 from rhythms.scoreboard_message import metric_line, to_green, verdict
 
@@ -163,8 +164,9 @@ def scoreboard_for_action(
 ) -> tuple[PersonScoreboard, str]:
     """The board a button points at, and the subject's role, if `viewer_slack_id` may see it.
 
-    Everyone sees their own; managers, execs and admins see anyone's; reps see teammates'
-    only when `org.transparent_scoreboards` is on.
+    Who may see whose is `rhythms.permissions.can_view_person` (everyone their own; managers
+    their team and reports, execs and admins anyone's, reps their teammates' only when
+    `org.transparent_scoreboards` is on).
     """
     person_id, day = parse_button_value(value)
     subject = session.get(Person, person_id)
@@ -174,11 +176,7 @@ def scoreboard_for_action(
         viewer = session.scalars(
             select(Person).where(Person.slack_user_id == viewer_slack_id)
         ).first()
-        allowed = viewer is not None and (
-            viewer.role in ("manager", "exec", "admin")
-            or (config.org.transparent_scoreboards and viewer.team_key == subject.team_key)
-        )
-        if not allowed:
+        if viewer is None or not can_view_person(viewer, subject, config).allowed:
             raise ScoreboardAccessError("you can only open your own scoreboard")
     board = source.person_scoreboard(
         session, config=config, person_id=person_id, day=day, as_of=now

@@ -14,8 +14,10 @@ from bot.app import BackgroundTasks
 from bot.listeners.scoreboard import register_scoreboard_listeners, scoreboard_handlers
 from metrics.clock import TravellingClock
 from metrics.models import Person
+from rhythms.config import OrgConfig
 from rhythms.models import Interaction
 from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
+from tests.reliability.support import ROLE_USERS, roles_org
 from tests.support.rhythms import FakeScoreboards, make_config, seed_directory
 
 UTC = dt.UTC
@@ -35,9 +37,13 @@ class FakeClient:
 
 
 def click(
-    factory: sessionmaker[Session], action_id: str, viewer: str, value: str
+    factory: sessionmaker[Session],
+    action_id: str,
+    viewer: str,
+    value: str,
+    cfg: OrgConfig | None = None,
 ) -> tuple[list[str], FakeClient]:
-    cfg = make_config()
+    cfg = cfg or make_config()
     tasks = BackgroundTasks()
     handlers = scoreboard_handlers(
         session_factory=factory,
@@ -105,6 +111,27 @@ def test_strangers_and_stale_buttons_get_a_clear_message(
     assert "Dana Ruiz" in json.dumps(client.calls[-1][1]["view"])
     _acked, client = click(session_factory, DETAILS_ACTION, "UDANA01", "garbage")
     assert "out of date" in json.dumps(client.calls[-1][1]["view"])
+
+
+def test_buttons_follow_the_permissions_table(session_factory: sessionmaker[Session]) -> None:
+    """Another team's manager may not open Dana's board; her teammate Leo only where
+    scoreboards are transparent."""
+    for transparent in (True, False):
+        cfg = roles_org(transparent_scoreboards=transparent)
+        seed_directory(session_factory, cfg)
+        value = _value(session_factory, "dana@acme.example")
+        shown = {}
+        for who in ("other_manager", "manager", "exec"):
+            _acked, client = click(session_factory, DETAILS_ACTION, ROLE_USERS[who], value, cfg)
+            shown[who] = "Dana Ruiz" in json.dumps(client.calls[-1][1]["view"])
+        _acked, client = click(session_factory, DETAILS_ACTION, "ULEO001", value, cfg)
+        shown["teammate"] = "Dana Ruiz" in json.dumps(client.calls[-1][1]["view"])
+        assert shown == {
+            "other_manager": False,
+            "manager": True,
+            "exec": True,
+            "teammate": transparent,
+        }
 
 
 def test_register_wires_both_buttons() -> None:
