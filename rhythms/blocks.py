@@ -202,6 +202,33 @@ def chunk_lines(lines: Iterable[str], limit: int = SECTION_TEXT_MAX - 100) -> li
     return chunks
 
 
+def escaped(text: str) -> str:
+    """People's own text made safe for mrkdwn: Slack reads `<!channel>`, `<@U…>` and
+    `<https://…|label>` in a message as a mention or a link, so `&`, `<` and `>` are sent as
+    entities (Slack's "escaping text" rule); everything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int = SECTION_TEXT_MAX - 100) -> list[str]:
+    """`text` in pieces of at most `limit` characters, no word lost: cut at the last line
+    end, else the last space, before the limit, and never inside an `&…;` entity."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+            entity = text.rfind("&", max(0, cut - 5), cut)
+            if entity > 0 and ";" not in text[entity:cut]:
+                cut = entity
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n ")
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
 def human_join(parts: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     if not parts:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.models import Person
-from rhythms.blocks import actions, button, plain, section, text_input
+from rhythms.blocks import actions, button, escaped, plain, section, split_text, text_input
 from rhythms.config import OrgConfig
 from rhythms.maple import get_reply, save_reply
 from rhythms.maple_modal import as_dict, clean_text, state_values
@@ -97,8 +97,8 @@ def plan_blocks(name: str, answers: dict[str, str]) -> list[dict[str, Any]]:
     for block_id, label, _, _ in FIELDS:
         value = answers.get(block_id, "").strip()
         if value:
-            parts.append(f"*{label.split('(')[0].strip()}*\n{value}")
-    return [section("\n\n".join(parts))]
+            parts.append(f"*{label.split('(')[0].strip()}*\n{escaped(value)}")
+    return [section(piece) for piece in split_text("\n\n".join(parts))]
 
 
 def review_delivery(session: Session, config: OrgConfig, plan_month: dt.date) -> Delivery | None:

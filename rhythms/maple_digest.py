@@ -3,7 +3,8 @@
 The digest is one post per audience: a header, each update in a compact form sorted by team,
 the missing people named, and a participation footer. Long updates are cut in the post and
 carried whole in a thread reply, so the channel stays readable. Messages are split into parts
-that each stay under Slack's 50-block limit.
+that each stay under Slack's 50-block limit. People's answers are escaped (`blocks.escaped`):
+a `<!channel>` typed into the modal is shown, not sent to everyone in the digest's channel.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rhythms.blocks import actions, button, context, divider, header, section
+from rhythms.blocks import actions, button, context, divider, escaped, header, section, split_text
 from rhythms.maple import Participation
 
 EMERGENCY_ACK_ACTION = "maple_emergency_ack"
@@ -46,8 +47,15 @@ class DigestMessage:
 
 
 def _cut(text: str, limit: int = COMPACT_CHARS) -> tuple[str, bool]:
+    """An answer on one line, escaped, in at most `limit` characters (cut before an entity
+    rather than through it)."""
     text = " ".join(text.split())
-    return (text, False) if len(text) <= limit else (text[: limit - 1] + "…", True)
+    if len(escaped(text)) <= limit:
+        return escaped(text), False
+    head = text[: limit - 1]
+    while len(escaped(head)) > limit - 1:
+        head = head[:-1]
+    return escaped(head) + "…", True
 
 
 def _entry_text(entry: DigestEntry) -> tuple[str, bool]:
@@ -57,7 +65,9 @@ def _entry_text(entry: DigestEntry) -> tuple[str, bool]:
     for key, letter in LETTERS:
         value = str(entry.answers.get(key) or "").strip()
         if key == "advanced" and (entry.done_items or entry.open_items):
-            ticks = [f"✅ {i}" for i in entry.done_items] + [f"⬜ {i}" for i in entry.open_items]
+            ticks = [f"✅ {escaped(i)}" for i in entry.done_items] + [
+                f"⬜ {escaped(i)}" for i in entry.open_items
+            ]
             lines.append("*A* last week's plan: " + ", ".join(ticks))
         if not value:
             continue
@@ -70,13 +80,16 @@ def _entry_text(entry: DigestEntry) -> tuple[str, bool]:
     return "\n".join(lines), long
 
 
-def _full_text(entry: DigestEntry) -> str:
-    parts = [f"*{entry.person_name}* — full update"]
+def _full_update(entry: DigestEntry) -> dict[str, Any]:
+    """The thread reply with every answer whole: a section per answer, long ones in several
+    (up to 3,000 + 2,000 × 3 + 1,000 characters in all, ~10 sections: one message)."""
+    blocks = [section(f"*{entry.person_name}* — full update")]
     for key, letter in LETTERS:
         value = str(entry.answers.get(key) or "").strip()
         if value:
-            parts.append(f"*{letter}*\n{value}")
-    return "\n\n".join(parts)[:3000]
+            pieces = split_text(escaped(value))
+            blocks += [section(f"*{letter}*\n{pieces[0]}"), *(section(p) for p in pieces[1:])]
+    return {"text": f"{entry.person_name}'s full MAPLE update", "blocks": blocks}
 
 
 def maple_digest(
@@ -112,10 +125,7 @@ def maple_digest(
         thread = None
         if long:
             text += "\n_Full update in the thread._"
-            thread = {
-                "text": f"{entry.person_name}'s full MAPLE update",
-                "blocks": [section(_full_text(entry))],
-            }
+            thread = _full_update(entry)
         body.append((section(text), thread))
     footer: list[dict[str, Any]] = []
     if missing:
@@ -163,10 +173,11 @@ def emergency_blocks(
     """The escalation DM: the emergency text, who raised it, and an Acknowledge button."""
     who = f"<@{author_slack_id}>" if author_slack_id else author_name
     fallback = f"🚨 MAPLE emergency from {author_name} ({team_name})"
+    quoted = ">" + escaped(text.strip()).replace("\n", "\n>")
     blocks: list[dict[str, Any]] = [
         header("🚨 MAPLE emergency"),
         section(f"From {who} · {team_name} · {week_label}"),
-        section(f">{text.strip()[:2900]}".replace("\n", "\n>")),
+        *(section(p if p.startswith(">") else ">" + p) for p in split_text(quoted, 2900)),
     ]
     if acked_by:
         blocks.append(context(f"✅ Acknowledged by <@{acked_by}>"))

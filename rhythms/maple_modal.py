@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,14 @@ class ModalContext:
 
 
 def planned_items(text: str) -> list[str]:
-    """Lines of a Planned answer as checklist items (bullets and numbering stripped)."""
+    """Lines of a Planned answer as checklist items (bullets and numbering stripped); the
+    modal refuses more than `MAX_PLANNED_ITEMS`, older replies are cut to them."""
+    return _items(text)[:MAX_PLANNED_ITEMS]
+
+
+def _items(text: str) -> list[str]:
     items = [_BULLET.sub("", line).strip() for line in text.splitlines()]
-    return [item for item in items if item][:MAX_PLANNED_ITEMS]
+    return [item for item in items if item]
 
 
 def _option(index: int, text: str) -> dict[str, Any]:
@@ -126,10 +132,22 @@ def state_values(view: dict[str, Any]) -> dict[str, Any]:
     return as_dict(as_dict(as_dict(view).get("state")).get("values"))
 
 
+# Bidirectional embeddings, overrides and isolates: they can make text read differently
+# from what it says (and the rest of a Slack message with it).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_text(text: str) -> str:
-    """Normalise line ends, drop control characters (keeping newlines and tabs), strip."""
+    """Normalise line ends, drop control characters (keeping newlines and tabs) and bidi
+    overrides, strip. Everything else stays as typed: zero-width joiners (emoji sequences,
+    Persian and Indic scripts), no-break and ideographic spaces, variation selectors."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\n\t"
+        or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS)
+    ).strip()
 
 
 def modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
@@ -165,8 +183,14 @@ def parse_submission(
         elif required and not draft and not text:
             errors[block_id] = f"{label.split(':')[0]} is needed before you submit."
         answers[block_id] = text
-    if answers.get("planned") and len(planned_items(answers["planned"])) == 0 and not draft:
+    items = len(_items(answers.get("planned", "")))
+    if answers.get("planned") and items == 0 and not draft:
         errors["planned"] = "Add at least one priority for next week."
+    elif items > MAX_PLANNED_ITEMS and "planned" not in errors:
+        errors["planned"] = (
+            f"{MAX_PLANNED_ITEMS} priorities at most, one per line (now {items}): "
+            "next week's checklist shows that many."
+        )
     checked = as_dict(as_dict(values.get("advanced_done")).get(VALUE_ACTION)).get(
         "selected_options"
     )

@@ -64,3 +64,22 @@ def test_submitted_plan_is_stored_and_threads_under_the_review(session: Session)
         "someone else"
         in submit_game_plan(session, config=CFG, view=view, person=other, now=NOW)["resource"]
     )
+
+
+def test_plan_post_is_escaped_and_whole() -> None:
+    """All four answers at their limits (5,500 characters) reach the thread, in sections
+    within Slack's limits, with typed `<!channel>` shown rather than pinging."""
+    from bot.sandbox.blockkit import validate_blocks
+    from rhythms.game_plan import plan_blocks
+
+    answers = {
+        "resource": "<!channel> " + "r " * 740 + "R-END",
+        "not_doing": "n " * 745 + "N-END",
+        "priorities": "A & B\n" + "p " * 490 + "P-END",
+        "risks": "k " * 745 + "K-END",
+    }
+    blocks = plan_blocks("Olivia", answers)
+    assert validate_blocks(blocks, "message") == []
+    text = "\n".join(b["text"]["text"] for b in blocks)
+    assert all(m in text for m in ("R-END", "N-END", "P-END", "K-END"))
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "A &amp; B" in text

@@ -279,3 +279,85 @@ def test_export_csv_and_markdown(session: Session) -> None:
     assert "No updates" in to_markdown([], period_key="2026-W46")
     with pytest.raises(ValueError, match="ISO week"):
         export_rows(session, rhythm="maple", period_key="last week")
+
+
+def _sections(blocks: list[dict[str, Any]]) -> str:
+    return "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+
+
+def test_people_s_text_is_escaped_and_the_full_update_is_whole() -> None:
+    """`<!channel>` typed into the modal must not ping the digest's channel, nor a link be
+    disguised; a long update's thread carries every answer to its last word."""
+    from rhythms.maple import Participation
+
+    sneaky = "<!channel> we closed <https://evil.example|Globex> & more"
+    answers = {
+        "advanced": ("a" * 9 + " ") * 299 + "ADV-END",  # 3,000 characters with the marker
+        "planned": "- next <@U0BOSS>\n- " + "p" * 1800 + " PLAN-END",
+        "learnings": sneaky + " " + "l " * 900 + "LEARN-END",
+        "emergencies": "fire & smoke <b> EMERG-END",
+    }
+    entry = DigestEntry(
+        person_name="Tom",
+        slack_user_id="U1",
+        team_name="AE",
+        metrics_line="Calls 10/12",
+        answers=answers,
+        open_items=("call <!here>",),
+    )
+    (part,) = maple_digest(
+        week_label="Week 47",
+        entries=[entry],
+        missing=[],
+        stats=Participation((1,), (), ()),
+    )
+    posted = json.dumps([part.blocks, part.threads], ensure_ascii=False)
+    for raw in ("<!channel>", "<https://", "<@U0BOSS>", "<!here>", "<b>"):
+        assert raw not in posted
+    assert "&lt;!channel&gt;" in posted and "&amp; more" in posted
+    (thread,) = part.threads
+    assert validate_blocks(thread["blocks"], "message") == []
+    full = _sections(thread["blocks"])
+    for marker in ("ADV-END", "PLAN-END", "LEARN-END", "EMERG-END"):
+        assert marker in full
+    assert full.count("a" * 9) == 299  # the 3,000-character answer, nothing cut
+
+    _, blocks = emergency_blocks(
+        author_name="Tom",
+        author_slack_id="U1",
+        team_name="AE",
+        week_label="Week 47",
+        text="<!channel> " + "x " * 1200 + "<b>END",
+        reply_id=1,
+    )
+    assert validate_blocks(blocks) == [] and "<!channel>" not in json.dumps(blocks)
+    assert _sections(blocks).count("x ") == 1200 and "&lt;b&gt;END" in _sections(blocks)
+
+
+def test_split_text_keeps_every_word_and_entity() -> None:
+    from rhythms.blocks import split_text
+
+    text = "&amp;" * 700 + " tail\nnext line"
+    pieces = split_text(text, 100)
+    assert all(len(p) <= 100 for p in pieces)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
+    assert all(p.count("&") == p.count(";") for p in pieces)  # no entity cut in two
+    assert split_text("short") == ["short"] and split_text("") == [""]
+
+
+def test_typed_text_is_kept_as_typed_but_controls() -> None:
+    typed = "Team 👩\u200d💻 shipped; می\u200cخواهم; 10\u00a0000 €; 日本\u3000語 🏳️\u200d🌈"
+    view = {"state": _state(advanced=typed + "\x07\u202e!", planned="- A")}
+    answers, errors = parse_submission(view)
+    assert errors == {} and answers["advanced"] == typed + "!"
+
+
+def test_more_planned_items_than_the_checklist_holds_are_refused() -> None:
+    eleven = "\n".join(f"- item {i}" for i in range(11))
+    for draft in (False, True):
+        _, errors = parse_submission({"state": _state(advanced="x", planned=eleven)}, draft=draft)
+        assert "10 priorities at most" in errors["planned"] and "now 11" in errors["planned"]
+    ten = "\n".join(f"- item {i}" for i in range(10))
+    assert parse_submission({"state": _state(advanced="x", planned=ten)})[1] == {}
