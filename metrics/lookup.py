@@ -231,6 +231,8 @@ def _pipeline_coverage(
 
 _LAST_N = re.compile(r"^(?:last|past|trailing)\s*(\d+)\s*(d|days?|w|weeks?)$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|-\s)\s*(\d{4}-\d{2}-\d{2})$")
+MAX_PERIOD_DAYS = 3660  # ten years and change: the longest period anyone may ask for
+LATEST_DAY = dt.date(9998, 12, 31)  # targets look at whole weeks and months past a period's end
 
 
 def resolve_period(text: str, *, now: dt.datetime, timezone: str) -> Period:
@@ -238,7 +240,9 @@ def resolve_period(text: str, *, now: dt.datetime, timezone: str) -> Period:
     quarter, "last 30d", "last 2 weeks", "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD".
 
     Local days in `timezone` at instant `now`; weeks start on Monday; "last 30d" ends today.
-    Raises ValueError with the accepted forms on anything else."""
+    A period is at most `MAX_PERIOD_DAYS` long, ends by `LATEST_DAY` and starts late enough
+    for the equal span before it (what answers compare with) to be a date too.
+    Raises ValueError, with a message for the person who typed it, on anything else."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     words = " ".join(text.lower().replace("_", " ").split())
     monday = today - dt.timedelta(days=today.weekday())
@@ -260,22 +264,40 @@ def resolve_period(text: str, *, now: dt.datetime, timezone: str) -> Period:
     match = _LAST_N.match(words)
     if match:
         n = int(match.group(1)) * (7 if match.group(2).startswith("w") else 1)
-        if not 1 <= n <= 3660:
-            raise ValueError("a trailing period must be 1 to 3660 days")
+        if not 1 <= n <= MAX_PERIOD_DAYS:
+            raise ValueError(f"a trailing period must be 1 to {MAX_PERIOD_DAYS} days")
         return Period(today - dt.timedelta(days=n - 1), today, f"last {n} days")
+    period = _dates(words)
+    if period is None:
+        raise ValueError(
+            f"unknown period {text!r}: try today, yesterday, this week, last week, this month, "
+            "last month, this quarter, last 30d, 2026-11-01 or 2026-11-01..2026-11-15"
+        )
+    start, end = period.start, period.end
+    if end < start:
+        raise ValueError(f"period ends ({end}) before it starts ({start})")
+    days = (end - start).days + 1
+    if days > MAX_PERIOD_DAYS:
+        raise ValueError(f"a period must be 1 to {MAX_PERIOD_DAYS} days ({start}..{end} is {days})")
+    if (start - dt.date.min).days < days:
+        earliest = dt.date.min + dt.timedelta(days=days)
+        raise ValueError(
+            f"{start} is too early: a {days}-day period must start on {earliest} or later "
+            "(it is compared with the period of equal length before it)"
+        )
+    if end > LATEST_DAY:
+        raise ValueError(f"{end} is too late: a period must end by {LATEST_DAY}")
+    return period
+
+
+def _dates(words: str) -> Period | None:
+    """The days of "YYYY-MM-DD" or "YYYY-MM-DD..YYYY-MM-DD", unchecked; None if neither."""
+    match = _RANGE.match(words)
     try:
-        match = _RANGE.match(words)
         if match:
             start, end = (dt.date.fromisoformat(g) for g in match.groups())
-            if end < start:
-                raise ValueError(f"period ends ({end}) before it starts ({start})")
             return Period(start, end, f"{start}..{end}")
         day = dt.date.fromisoformat(words)
-        return Period(day, day, words)
-    except ValueError as exc:
-        if "before it starts" in str(exc):
-            raise
-    raise ValueError(
-        f"unknown period {text!r}: try today, yesterday, this week, last week, this month, "
-        "last month, this quarter, last 30d, 2026-11-01 or 2026-11-01..2026-11-15"
-    )
+    except ValueError:
+        return None
+    return Period(day, day, words)

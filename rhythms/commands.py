@@ -24,6 +24,7 @@ from rhythms.blocks import context, fmt_number, header, section
 from rhythms.config import OrgConfig
 from rhythms.control_tower import LEVERS, lever_split
 from rhythms.metric_answer import STALE_AFTER, Refused
+from rhythms.metric_query import config_team_words, find_team
 from rhythms.models import AlertState
 from rhythms.permissions import alert_concerns, can_view_org, can_view_team, is_admin
 from rhythms.switchboard import rhythm_states, set_rhythm, usage
@@ -286,11 +287,14 @@ def velocity_reply(
     team_word: str | None,
     today: dt.date,
 ) -> Reply:
-    """`/velocity [team]`: last 30 days' velocity, acceleration, and which lever moved it."""
+    """`/velocity [team]`: last 30 days' velocity, acceleration, and which lever moved it.
+
+    The team is named as `/metric` names it: key, name, channel or channel reference."""
     if viewer is None:
         raise Refused("I don't know you yet: ask your RevOps admin to add you to Drumbeat.")
     if team_word:
-        team = next((t for t in config.teams if team_word.lower() in (t.key, t.name.lower())), None)
+        key = find_team(team_word, config_team_words(config))
+        team = config.team(key) if key is not None else None
         if team is None:
             return _text(f"No team `{team_word}`: try " + ", ".join(t.key for t in config.teams))
         decision = can_view_team(viewer, team.key, config)

@@ -384,7 +384,8 @@ def answer_blocks(
     if a.status != "none":
         items.append(f"*Status*\n{status_dot(a.status)} {a.status}")
     blocks: list[dict[str, Any]] = [header(title), fields(items)]
-    notes = [f"{a.start:%b %-d}–{a.end:%b %-d} ({a.timezone})"]
+    this_year = now.astimezone(ZoneInfo(a.timezone)).year
+    notes = [f"{_days_span(a.start, a.end, this_year)} ({a.timezone})"]
     if compare:
         notes.append(_change(a.value, a.previous))
     if a.daily:
@@ -399,6 +400,15 @@ def answer_blocks(
         f" of {fmt_number(a.target, a.unit, currency)}" if a.target is not None else ""
     )
     return text, blocks
+
+
+def _days_span(start: dt.date, end: dt.date, this_year: int) -> str:
+    """The days as "Nov 1–Nov 25" within `this_year`, "Nov 1–Nov 25, 2025" within another
+    year, "Dec 1, 2025–Jan 5, 2026" across years: a date without its year is ambiguous."""
+    if start.year != end.year:
+        return f"{start:%b %-d}, {start.year}–{end:%b %-d}, {end.year}"
+    span = f"{start:%b %-d}–{end:%b %-d}"
+    return span if start.year == this_year else f"{span}, {start.year}"
 
 
 def data_warning(last_sync: dt.datetime | None, has_data: bool, now: dt.datetime) -> str | None:

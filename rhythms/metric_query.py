@@ -3,9 +3,11 @@
     /metric NAME [@person|#team|team-name|org] [PERIOD] [vs last period] [chart] [public]
 
 Slack sends a mention as ``<@U123|dana>`` (with "escape users" on) or ``@dana``, a channel
-as ``<#C123|team-sdr>`` or ``#team-sdr``. Metric names match exactly, by label, by a known
-synonym ("meetings" → meetings_booked), by prefix, or by spelling distance; an ambiguous
-word gets suggestions, never a guess.
+as ``<#C123|team-sdr>``, ``<#C123|>`` or ``#team-sdr``. Metric names match exactly, by label
+(several words: "meetings booked"), by a known synonym ("meetings" → meetings_booked), by
+prefix, or by spelling distance; an ambiguous word gets suggestions, never a guess.
+"vs last period" may also be "vs last week" (month, ...): always the previous period of the
+same length as the one asked about.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from metrics.catalog import Catalog
+from metrics.config import MetricsConfig
 
 USAGE = """*Usage:* `/metric NAME [@person | #team | team | org] [period] [vs last period] \
 [chart] [public]`
 Examples:
 • `/metric calls` — your calls today
 • `/metric meetings @dana last week vs last period`
+• `/metric meetings booked sdr this week vs last week`
 • `/metric win_rate ae this month`
 • `/metric pipeline_created org last 30d chart`
 • `/metric calls sdr 2026-10-01..2026-10-31`
@@ -48,8 +52,9 @@ SYNONYMS = {
 }
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|([^>]*))?>$")
+# "vs last week" after "this month" still means the previous period of the same length
 _VS = re.compile(
-    r"\bvs\.?\s+(last|previous|prior)\s+period\b|\bvs\.?\s+(last|previous|prior)\b",
+    r"\bvs\.?\s+(?:last|previous|prior)\b(?:\s+(?:period|day|week|month|quarter|year)\b)?",
     re.IGNORECASE,
 )
 
@@ -74,16 +79,25 @@ class MetricQuery:
     public: bool
 
 
-def match_metric(word: str, catalog: Catalog) -> str:
-    names = list(catalog.metrics)
-    key = word.strip().lower().replace("-", "_").replace(" ", "_")
+def exact_metric(words: str, catalog: Catalog) -> str | None:
+    """The metric `words` name exactly (name, label or synonym, any case), else None."""
+    key = _key(words)
     if key in catalog.metrics:
         return key
-    labels = {d.label.lower().replace(" ", "_"): n for n, d in catalog.metrics.items()}
+    labels = {_key(d.label): n for n, d in catalog.metrics.items()}
     if key in labels:
         return labels[key]
     if key in SYNONYMS and SYNONYMS[key] in catalog.metrics:
         return SYNONYMS[key]
+    return None
+
+
+def match_metric(word: str, catalog: Catalog) -> str:
+    names = list(catalog.metrics)
+    exact = exact_metric(word, catalog)
+    if exact is not None:
+        return exact
+    key = _key(word)
     prefixed = [n for n in names if n.startswith(key)] if len(key) >= 3 else []
     if len(prefixed) == 1:
         return prefixed[0]
@@ -105,11 +119,22 @@ def parse_query(text: str, catalog: Catalog, team_keys: dict[str, str]) -> Metri
     if compare:
         text = _VS.sub(" ", text)
     words = text.split()
-    metric = match_metric(words[0], catalog)
-    target, rest = parse_target(words[1:], team_keys)
+    metric, used = _leading_metric(words, catalog)
+    target, rest = parse_target(words[used:], team_keys)
     flags = {"chart", "public"} & set(rest)
     period = " ".join(w for w in rest if w not in flags) or "today"
     return MetricQuery(metric, target, period, compare, "chart" in flags, "public" in flags)
+
+
+def _leading_metric(words: list[str], catalog: Catalog) -> tuple[str, int]:
+    """The metric the text starts with and how many words name it: the longest run of
+    words that is a name or label ("meetings booked", "connected calls"), else the first
+    word, matched loosely (typos, prefixes, suggestions)."""
+    for used in range(len(words), 1, -1):
+        metric = exact_metric(" ".join(words[:used]), catalog)
+        if metric is not None:
+            return metric, used
+    return match_metric(words[0], catalog), 1
 
 
 def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, list[str]]:
@@ -122,20 +147,46 @@ def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, l
         if mention:
             target = _one(target, Target("user", mention.group(1)))
         elif channel:
-            name = (channel.group(2) or channel.group(1)).lower()
-            team = team_keys.get(name) or team_keys.get(channel.group(1).lower())
+            team = find_team(word, team_keys)
             if team is None:
-                raise QueryError(f"<#{channel.group(1)}> is not a team channel I know.")
+                raise QueryError(_unknown_channel(channel.group(1), channel.group(2), team_keys))
             target = _one(target, Target("team", team))
         elif low.startswith("@") and len(low) > 1:
             target = _one(target, Target("name", low[1:]))
         elif low in ("org", "company", "everyone"):
             target = _one(target, Target("org"))
-        elif low.lstrip("#") in team_keys:
-            target = _one(target, Target("team", team_keys[low.lstrip("#")]))
+        elif (team := find_team(low, team_keys)) is not None:
+            target = _one(target, Target("team", team))
         else:
             rest.append(low)
     return target, rest
+
+
+def find_team(text: str, team_keys: dict[str, str]) -> str | None:
+    """The key of the team `text` names, else None: its key or name in any case, its
+    channel with or without '#', or Slack's channel reference ``<#C123|name>`` (by the
+    name, else by the id, which matches when the config gives the team's channel as an id:
+    Slack may send ``<#C123|>`` without a name)."""
+    channel = _CHANNEL.match(text.strip())
+    if channel:
+        name, channel_id = channel.group(2), channel.group(1)
+        return (team_keys.get(name.lower()) if name else None) or team_keys.get(channel_id.lower())
+    return team_keys.get(" ".join(text.split()).lstrip("#").lower())
+
+
+def _unknown_channel(channel_id: str, name: str | None, team_keys: dict[str, str]) -> str:
+    teams = ", ".join(sorted(set(team_keys.values())))
+    if name:
+        return f"<#{channel_id}> is not a team channel I know: name the team instead ({teams})."
+    return (
+        f"I can't tell which team <#{channel_id}> is (Slack sent the channel without its "
+        f"name): type the channel's name with # or the team's name instead ({teams})."
+    )
+
+
+def config_team_words(config: MetricsConfig) -> dict[str, str]:
+    """`team_words` of the config's teams."""
+    return team_words([(t.key, t.name, t.channel) for t in config.teams])
 
 
 def team_words(teams: list[tuple[str, str, str | None]]) -> dict[str, str]:
@@ -147,6 +198,11 @@ def team_words(teams: list[tuple[str, str, str | None]]) -> dict[str, str]:
         if channel:
             words[channel.lstrip("#").lower()] = key
     return words
+
+
+def _key(words: str) -> str:
+    """Words as a metric key: "Meetings booked" → meetings_booked."""
+    return "_".join(words.lower().replace("-", "_").split())
 
 
 def _one(current: Target, new: Target) -> Target:

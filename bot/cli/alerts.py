@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,11 +65,16 @@ def run_log(args: argparse.Namespace) -> int:
     for e in events:
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M}",
-            e.rule,
-            e.subject,
-            e.event,
-            e.actor or "",
-            json.dumps(e.detail) if e.detail else "",
+            *(
+                escape(cell)
+                for cell in (
+                    e.rule,
+                    e.subject,
+                    e.event,
+                    e.actor or "",
+                    json.dumps(e.detail) if e.detail else "",
+                )
+            ),
         )
     console.print(table)
     return 0

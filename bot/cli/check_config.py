@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from bot.cli.common import console, load_settings, print_config_error
 from rhythms.config import ConfigError, load_org_config
 
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     reps = sum(1 for p in cfg.people if p.role == "rep")
     enabled = sum(1 for r in cfg.rhythms.values() if r.enabled)
     console.print(
-        f"[green]ok[/] {path}: {len(cfg.teams)} teams, {len(cfg.people)} people ({reps} reps), "
+        f"[green]ok[/] {escape(str(path))}: {len(cfg.teams)} teams, "
+        f"{len(cfg.people)} people ({reps} reps), "
         f"{len(cfg.metrics)} metrics configured, {enabled}/{len(cfg.rhythms)} rhythms on, "
         f"{len(cfg.alerts)} alert rules"
     )

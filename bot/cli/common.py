@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,11 @@ from rhythms.config import ConfigError, OrgConfig, load_org_config
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_error(message: object) -> None:
+    """`message` in red on stderr, as is: it may echo what was typed, which is not markup."""
+    err_console.print(str(message), style="red", markup=False, emoji=False)
 
 
 def load_settings() -> Settings:
@@ -34,9 +40,9 @@ def load_config_or_exit(path: Path | None, settings: Settings | None = None) -> 
 
 
 def print_config_error(exc: ConfigError) -> None:
-    err_console.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
+    err_console.print(f"[bold red]{escape(str(exc.source))}[/]: {len(exc.problems)} problem(s)")
     for path, message in exc.problems:
-        err_console.print(f"  [yellow]{path or '(file)'}[/]: {message}", markup=True)
+        err_console.print(f"  [yellow]{escape(path or '(file)')}[/]: {escape(message)}")
 
 
 @contextmanager
@@ -53,7 +59,7 @@ def open_session(settings: Settings) -> Iterator[Session]:
 def database_error(settings: Settings, exc: SQLAlchemyError, hint: str = "drumbeat migrate") -> int:
     """Say the database could not be read (its URL without the password) and return 1."""
     err_console.print(
-        f"[red]cannot read {redacted(settings.database_url)}:[/] {type(exc).__name__}; "
+        f"[red]cannot read {escape(redacted(settings.database_url))}:[/] {type(exc).__name__}; "
         f"run `{hint}` first"
     )
     return 1

@@ -27,6 +27,7 @@ def report_unmatched_owners(settings: Settings, cfg: OrgConfig) -> int:
         state = "active" if user.active else "inactive"
         console.print(
             f"  {user.source}:{user.external_id}  {user.email or '(no email)'}  "
-            f"{user.name or ''}  [{state}]"
+            f"{user.name or ''}  [{state}]",
+            markup=False,
         )
     return 1 if any(u.active for u in owners) else 0

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import console, err_console
@@ -100,12 +101,12 @@ async def _serve(demo: Demo) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     url = await demo.start()
-    console.print(f"\n[bold green]Drumbeat demo is running:[/] open {url}")
+    console.print(f"\n[bold green]Drumbeat demo is running:[/] open {escape(url)}")
     console.print(
         "Pick who you are in the sidebar, then use the time control at the top "
         "(Next scoreboard, Friday 14:00, Next month...). Ctrl-C stops it."
     )
-    console.print(f"The demo org's config is in {demo.options.config_path}.")
+    console.print(f"The demo org's config is in {demo.options.config_path}.", markup=False)
     try:
         await stop.wait()
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import database_error, err_console, load_settings, open_session
+from bot.cli.common import database_error, err_console, load_settings, open_session, print_error
 from rhythms.maple_export import export_rows, to_csv, to_markdown
 
 
@@ -47,14 +47,14 @@ def run_maple(args: argparse.Namespace) -> int:
         with open_session(settings) as session:
             rows = export_rows(session, rhythm=args.rhythm, period_key=args.week)
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        print_error(exc)
         return 2
     except SQLAlchemyError as exc:
         return database_error(settings, exc)
     text = to_csv(rows) if args.format == "csv" else to_markdown(rows, period_key=args.week)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {len(rows)} update(s) to {args.output}")
+        err_console.print(f"wrote {len(rows)} update(s) to {args.output}", markup=False)
     else:
         sys.stdout.write(text)
     return 0
@@ -74,7 +74,7 @@ def run_review(args: argparse.Namespace) -> int:
     try:
         month = dt.datetime.strptime(args.month, "%Y-%m").date()
     except ValueError:
-        err_console.print(f"[red]{args.month!r} is not a month like 2026-11[/]")
+        print_error(f"{args.month!r} is not a month like 2026-11")
         return 2
     settings = load_settings()
     config = load_config_or_exit(None, settings)
@@ -100,5 +100,5 @@ def run_review(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         return database_error(settings, exc)
     output.write_bytes(content)
-    err_console.print(f"wrote {output} ({len(content):,} bytes): {source}")
+    err_console.print(f"wrote {output} ({len(content):,} bytes): {source}", markup=False)
     return 0

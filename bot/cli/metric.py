@@ -17,16 +17,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cli.common import (
     console,
     database_error,
-    err_console,
     load_config_or_exit,
     load_settings,
     open_session,
+    print_error,
 )
 from metrics.clock import SystemClock
 from metrics.lookup import catalog_for
 from rhythms.blocks import fmt_number
+from rhythms.config import OrgConfig
 from rhythms.metric_answer import Refused, answer, data_warning, resolve_subject
-from rhythms.metric_query import MetricQuery, QueryError, Target, match_metric
+from rhythms.metric_query import (
+    MetricQuery,
+    QueryError,
+    Target,
+    config_team_words,
+    find_team,
+    match_metric,
+)
 
 
 def register(sub: Any) -> None:
@@ -37,8 +45,8 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("name", help="metric name, e.g. calls, meetings_booked, win_rate")
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--person", metavar="EMAIL")
-    who.add_argument("--team", metavar="KEY")
+    who.add_argument("--person", metavar="EMAIL", help="an email or a name, e.g. dana or @dana")
+    who.add_argument("--team", metavar="KEY", help="a team key, name or channel, e.g. sdr")
     who.add_argument("--org", action="store_true")
     parser.add_argument(
         "--period",
@@ -57,12 +65,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with open_session(settings) as session:
             metric = match_metric(args.name, catalog_for(config))
-            if args.person:
-                target = Target("name", args.person.strip().lower())
-            elif args.team:
-                target = Target("team", args.team)
-            else:
-                target = Target("org")
+            target = _target(args, config)
             subject = resolve_subject(
                 session, config=config, viewer=None, target=target, trusted=True
             )
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             )
             result = answer(session, config=config, query=query, subject=subject, now=now)
     except (QueryError, Refused, ValueError) as exc:
-        err_console.print(f"[red]{exc}[/]")
+        print_error(exc)
         return 2
     except SQLAlchemyError as exc:
         return database_error(settings, exc, "drumbeat migrate` and `drumbeat sync")
@@ -91,3 +94,22 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         console.print(warning, markup=False)
     return 0
+
+
+def _target(args: argparse.Namespace, config: OrgConfig) -> Target:
+    """Who `--person`/`--team`/`--org` names: a person as `/metric @dana` would (a leading
+    @ is dropped), a team by any word `/metric` accepts for it (key, name, channel)."""
+    if args.org:
+        return Target("org")
+    if args.person is not None:
+        name = " ".join(args.person.split()).removeprefix("@").strip().lower()
+        if not name:
+            raise QueryError("--person needs an email or a name, e.g. --person dana")
+        return Target("name", name)
+    word = " ".join(args.team.split())
+    if not word:
+        raise QueryError("--team needs a team key or name, e.g. --team sdr")
+    team = find_team(word, config_team_words(config))
+    if team is None:
+        raise QueryError(f"No team `{word}`: try " + ", ".join(t.key for t in config.teams))
+    return Target("team", team)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.markup import escape
+
 from bot import db
 from bot.cli.common import console, err_console, load_settings
 from metrics.store import redacted
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             db.upgrade(url, args.revision)
     except Exception as exc:  # a CLI boundary: report, do not trace back
-        err_console.print(f"[red]migration failed on {redacted(url)}:[/] {exc}")
+        err_console.print(
+            f"[red]migration failed on {escape(redacted(url))}:[/] {escape(str(exc))}"
+        )
         return 1
-    console.print(f"schema at revision {db.current_revision(url)} on {redacted(url)}")
+    console.print(f"schema at revision {db.current_revision(url)} on {redacted(url)}", markup=False)
     return 0

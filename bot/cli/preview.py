@@ -9,6 +9,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from rich.markup import escape
+
 from bot.cli.common import console, err_console, load_config_or_exit, load_settings
 from metrics.clock import SystemClock, TravellingClock
 from metrics.store import make_engine, make_session_factory, redacted
@@ -63,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
             )
             session.rollback()
     except EngineError as exc:
-        err_console.print(f"[red]preview:[/] {exc}")
+        err_console.print(f"[red]preview:[/] {escape(str(exc))}")
         return 2
     except Exception as exc:  # a database that is missing, unmigrated or unreachable
         err_console.print(
-            f"[red]preview:[/] cannot read {redacted(settings.database_url)}: "
+            f"[red]preview:[/] cannot read {escape(redacted(settings.database_url))}: "
             f"{type(exc).__name__} (run `drumbeat migrate` and `drumbeat sync` first?)"
         )
         return 1
@@ -81,11 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return 0
     if not items:
-        console.print(f"{args.rhythm} would send nothing at {at:%Y-%m-%d %H:%M} UTC.")
+        console.print(f"{args.rhythm} would send nothing at {at:%Y-%m-%d %H:%M} UTC.", markup=False)
     for item in items:
         payload = item["payload"]
-        console.print(f"[bold]→ {item['recipient']}[/] ({item['kind']}, {item['part']})")
-        console.print(f"[dim]notification:[/] {payload.get('text', '')}", markup=True)
+        console.print(f"[bold]→ {escape(item['recipient'])}[/] ({item['kind']}, {item['part']})")
+        console.print(f"[dim]notification:[/] {escape(str(payload.get('text', '')))}")
         console.print(render_text(payload.get("blocks", [])), markup=False)
         console.print(
             json.dumps(payload.get("blocks", []), indent=2, ensure_ascii=False), markup=False

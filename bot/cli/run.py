@@ -16,6 +16,7 @@ import signal
 from typing import Any
 
 from pydantic import SecretStr
+from rich.markup import escape
 
 from bot.app import AppConfigError
 from bot.cli.common import console, err_console, load_settings, print_config_error
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_serve(settings, args, org))
     except AppConfigError as exc:
-        err_console.print(f"[red]cannot start:[/] {exc}")
+        err_console.print(f"[red]cannot start:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
         return 0
@@ -170,8 +171,8 @@ async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | 
             console.print("Socket Mode connected")
         server = runtime.server
         console.print(f"drumbeat listening on {server.url} (events at {server.events_url})")
-        console.print(f"database {redacted(settings.database_url)}")
-        console.print(f"Slack Web API at {settings.slack_api_url}")
+        console.print(f"database {redacted(settings.database_url)}", markup=False)
+        console.print(f"Slack Web API at {settings.slack_api_url}", markup=False)
         if org is None:
             console.print("[yellow]no org config: rhythms and most commands are off[/]")
         if sandbox is not None:

@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -111,7 +112,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         connector = connector_from_settings(settings, cfg, source=source, now=clock.now())
     except CrmConfigError as exc:
-        err_console.print(f"[red]cannot sync {source}[/]: {exc}")
+        err_console.print(f"[red]cannot sync {escape(str(source))}[/]: {escape(str(exc))}")
         return 2
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
@@ -119,7 +120,8 @@ def handle(args: argparse.Namespace) -> int:
         result = _sync_with_progress(connector, factory, clock, cfg, full=args.full)
     except SQLAlchemyError as exc:
         err_console.print(
-            f"[red]database error on {redacted(settings.database_url)}[/]: {type(exc).__name__}. "
+            f"[red]database error on {escape(redacted(settings.database_url))}[/]: "
+            f"{type(exc).__name__}. "
             "Run `drumbeat migrate` first."
         )
         return 1
@@ -194,7 +196,7 @@ def _print_summary(report: SyncReport) -> None:
     console.print(table)
     for name, s in report.objects.items():
         for sample in s.problem_samples[:10]:
-            console.print(f"  [yellow]skipped[/] {sample}")
+            console.print(f"  [yellow]skipped[/] {escape(str(sample))}")
         if s.problems > 10:
             console.print(f"  … and {s.problems - 10} more {name} problem(s)")
     if report.usage:
@@ -206,6 +208,7 @@ def _print_summary(report: SyncReport) -> None:
         )
     else:
         err_console.print(
-            f"[red]sync failed[/] (run {report.run_id}): {report.error}. What was stored stays; "
+            f"[red]sync failed[/] (run {report.run_id}): {escape(str(report.error))}. "
+            "What was stored stays; "
             "the next `drumbeat sync` resumes from there."
         )

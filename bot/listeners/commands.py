@@ -47,7 +47,7 @@ from rhythms.metric_answer import (
     resolve_subject,
 )
 from rhythms.metric_numbers import viewer
-from rhythms.metric_query import USAGE, QueryError, parse_query, team_words
+from rhythms.metric_query import USAGE, QueryError, config_team_words, parse_query
 from rhythms.models import Interaction
 from rhythms.outbox import enqueue
 from rhythms.permissions import viewer_for
@@ -73,7 +73,7 @@ def register_command_listeners(
     tasks: BackgroundTasks | None = None,
 ) -> None:
     background = tasks if tasks is not None else BackgroundTasks()
-    teams = team_words([(t.key, t.name, t.channel) for t in config.teams])
+    teams = config_team_words(config)
     fresh = _Freshness()
 
     def metric_work(user: str, channel: str, text: str) -> dict[str, Any]:

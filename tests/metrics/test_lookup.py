@@ -135,6 +135,37 @@ def test_resolve_period_in_the_callers_zone() -> None:
         resolve_period("2026-11-05..2026-11-01", now=now, timezone=chicago)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0001-01-01", "0001-01-01 is too early: a 1-day period must start on 0001-01-02"),
+        ("0001-01-01..0001-12-31", "must start on 0002-01-01 or later"),
+        ("0001-01-01..9999-12-31", "a period must be 1 to 3660 days"),
+        ("1000-01-01..2026-11-25", "a period must be 1 to 3660 days"),
+        ("2026-01-01..2999-12-31", "a period must be 1 to 3660 days"),
+        ("9999-12-31", "9999-12-31 is too late: a period must end by 9998-12-31"),
+    ],
+)
+def test_resolve_period_refuses_dates_off_the_calendar_and_long_ranges(
+    text: str, message: str
+) -> None:
+    """Like "last N days", a range is at most 3660 days; and the period before it (what an
+    answer compares with) must be a date: both say so instead of overflowing later."""
+    now = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match=message):
+        resolve_period(text, now=now, timezone="UTC")
+
+
+def test_resolve_period_takes_the_longest_range_and_the_earliest_day() -> None:
+    now = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.UTC)
+    end = dt.date(2026, 11, 25)
+    start = end - dt.timedelta(days=3659)
+    longest = resolve_period(f"{start}..{end}", now=now, timezone="UTC")
+    assert (longest.end - longest.start).days + 1 == 3660
+    first = resolve_period("0001-01-02", now=now, timezone="UTC")
+    assert first.start == first.end == dt.date(1, 1, 2)
+
+
 def test_org_sums_read_team_by_team_equal_a_sum_of_every_row(session: Session) -> None:
     """The org's sums are read per team from the team index plus the rows without a team
     (`team_by_team`): they must equal a plain sum over every row, whatever the teams."""

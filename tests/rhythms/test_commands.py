@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from bot.sandbox.blockkit import validate_blocks
 from metrics.directory import apply_directory
 from metrics.models import CrmUser, Person, SyncRun
-from rhythms.commands import drumbeat_command
+from rhythms.commands import drumbeat_command, velocity_reply
 from rhythms.config import load_org_config
 from rhythms.models import AuditEntry, Delivery, Interaction, RhythmOverride
 from tests.conftest import EXAMPLE_CONFIG
@@ -135,3 +135,25 @@ def test_targets_and_sync_status(session: Session) -> None:
     )
     session.commit()
     assert "stale" in _run(session, people["ben"], "sync-status").text
+
+
+def test_velocity_names_teams_as_metric_does(session: Session) -> None:
+    """`/velocity` takes what `/metric` takes for a team: key, name, channel, reference."""
+    people = _people(session)
+    for word in ("sdr", "SDR", "#team-sdr", "team-sdr", "<#C1|team-sdr>", "<#C1|TEAM-SDR>"):
+        reply = velocity_reply(
+            session, config=CFG, viewer=people["olivia"], team_word=word, today=NOW.date()
+        )
+        assert reply.text.startswith("*SDR*"), (word, reply.text)
+    reply = velocity_reply(
+        session,
+        config=CFG,
+        viewer=people["olivia"],
+        team_word="Account Executives",
+        today=NOW.date(),
+    )
+    assert reply.text.startswith("*Account Executives*")
+    reply = velocity_reply(
+        session, config=CFG, viewer=people["olivia"], team_word="#random", today=NOW.date()
+    )
+    assert reply.text == "No team `#random`: try sdr, ae, cs"

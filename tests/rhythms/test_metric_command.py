@@ -18,7 +18,7 @@ from rhythms.metric_answer import (
     catalog_blocks,
     resolve_subject,
 )
-from rhythms.metric_query import QueryError, Target, match_metric, parse_query
+from rhythms.metric_query import QueryError, Target, match_metric, parse_query, team_words
 from tests.conftest import EXAMPLE_CONFIG
 
 CFG = load_org_config(EXAMPLE_CONFIG)
@@ -68,6 +68,11 @@ def test_ambiguous_and_unknown_metric_names() -> None:
         ("calls <#C1|team-sdr> this week vs previous", Target("team", "sdr"), "this week", True),
         ("calls org 2026-10-01..2026-10-31", Target("org"), "2026-10-01..2026-10-31", False),
         ("calls #sdr last month chart public", Target("team", "sdr"), "last month", False),
+        ("calls this week vs last week", Target("self"), "this week", True),
+        ("calls last month vs last month", Target("self"), "last month", True),
+        ("calls sdr vs previous period", Target("team", "sdr"), "today", True),
+        ("calls this month vs prior quarter", Target("self"), "this month", True),
+        ("calls vs. Last Year yesterday", Target("self"), "yesterday", True),
     ],
 )
 def test_parse_query(text: str, target: Target, period: str, compare: bool) -> None:
@@ -77,6 +82,33 @@ def test_parse_query(text: str, target: Target, period: str, compare: bool) -> N
         assert query.chart and query.public
 
 
+@pytest.mark.parametrize(
+    ("text", "metric", "period"),
+    [
+        ("meetings booked this week", "meetings_booked", "this week"),
+        ("connected calls", "connected_calls", "today"),
+        ("Demos Held sdr last week", "demos_held", "last week"),
+        ("meetings held", "meetings_held", "today"),
+        ("meetings last week", "meetings_booked", "last week"),  # a synonym, one word
+        ("cals yesterday", "calls", "yesterday"),  # a typo, one word
+    ],
+)
+def test_metric_names_of_several_words(text: str, metric: str, period: str) -> None:
+    query = parse_query(text, CATALOG, TEAMS)
+    assert (query.metric, query.period) == (metric, period)
+
+
+def test_channel_references_without_a_name() -> None:
+    """Slack may send ``<#C…|>``: the id finds the team when the config gives the
+    channel's id; else the reply says to use the channel's or the team's name."""
+    by_id = team_words([("sdr", "SDR", "C000001"), ("ae", "Account Executives", "#team-ae")])
+    assert parse_query("calls <#C000001|>", CATALOG, by_id).target == Target("team", "sdr")
+    assert parse_query("calls <#C000001|old-name>", CATALOG, by_id).target.value == "sdr"
+    assert parse_query("calls <#C000002|team-ae>", CATALOG, by_id).target.value == "ae"
+    with pytest.raises(QueryError, match="type the channel's name with # or the team's name"):
+        parse_query("calls <#C000001|>", CATALOG, TEAMS)
+
+
 def test_parse_query_errors() -> None:
     with pytest.raises(QueryError, match="Usage"):
         parse_query("   ", CATALOG, TEAMS)
@@ -84,6 +116,8 @@ def test_parse_query_errors() -> None:
         parse_query("calls @dana sdr", CATALOG, TEAMS)
     with pytest.raises(QueryError, match="not a team channel"):
         parse_query("calls <#C999|random>", CATALOG, TEAMS)
+    with pytest.raises(QueryError, match="could mean"):  # still a question, not a guess
+        parse_query("meetings_ booked this week", CATALOG, TEAMS)
 
 
 def _setup(session: Session, cfg: OrgConfig = CFG) -> dict[str, Person]:
@@ -134,6 +168,40 @@ def test_answer_for_a_team_this_week(session: Session) -> None:
     assert validate_blocks(blocks) == []
     assert "▲ +142% vs previous period" in str(blocks)
     assert "No activity synced yet" not in str(blocks)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["calls 0001-01-01", "calls 0001-01-01..9999-12-31", "calls org 1000-01-01..2026-11-25"],
+)
+def test_dates_off_the_calendar_are_a_message(session: Session, text: str) -> None:
+    """A ValueError is what `/metric` shows the person (an OverflowError was "Something
+    went wrong")."""
+    people = _setup(session)
+    query = parse_query(text, CATALOG, TEAMS)
+    subject = resolve_subject(session, config=CFG, viewer=people["tom"], target=query.target)
+    with pytest.raises(ValueError, match=r"too early|3660 days"):
+        answer(session, config=CFG, query=query, subject=subject, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("period", "shown"),
+    [
+        ("2026-11-01..2026-11-05", "Nov 1–Nov 5 (America/New_York)"),
+        ("2025-11-01..2025-11-05", "Nov 1–Nov 5, 2025 (America/New_York)"),
+        ("2025-12-29..2026-01-04", "Dec 29, 2025–Jan 4, 2026 (America/New_York)"),
+        ("2018-01-01..2026-11-25", "Jan 1, 2018–Nov 25, 2026 (America/New_York)"),
+    ],
+)
+def test_the_days_show_their_years_outside_this_year(
+    session: Session, period: str, shown: str
+) -> None:
+    people = _setup(session)
+    query = parse_query(f"calls org {period}", CATALOG, TEAMS)
+    subject = resolve_subject(session, config=CFG, viewer=people["tom"], target=query.target)
+    a = answer(session, config=CFG, query=query, subject=subject, now=NOW)
+    _, blocks = answer_blocks(a, currency="USD", now=NOW)
+    assert shown in str(blocks[-1])
 
 
 def test_stale_and_empty_data_are_flagged(session: Session) -> None:
@@ -247,3 +315,55 @@ def test_metric_cli_json_and_errors(db_url: str, monkeypatch, capsys) -> None:  
     assert main(["metric", "calls", "--team", "nope"]) == 2
     assert main(["metric", "calls", "--org", "--period", "fortnight"]) == 2
     assert "unknown period" in capsys.readouterr().err
+
+
+def test_metric_cli_says_what_was_wrong_with_its_input(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Bad input is a message and exit 2, never a traceback: text that looks like rich
+    markup, dates off the calendar, empty --person/--team."""
+    from bot.cli import main
+    from metrics.store import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as s:
+        _setup(s)
+    engine.dispose()
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
+    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    for args, message in [
+        (["[/]", "--org"], "I don't know a metric called `[/]`"),
+        (["calls", "--org", "--period", "[/x]"], "unknown period '[/x]'"),
+        (["calls", "--org", "--period", "0001-01-01"], "0001-01-01 is too early"),
+        (["calls", "--org", "--period", "2026-01-01..2999-12-31"], "1 to 3660 days"),
+        (["calls", "--person", ""], "--person needs an email or a name"),
+        (["calls", "--person", "@"], "--person needs an email or a name"),
+        (["calls", "--team", " "], "--team needs a team key or name"),
+        (["calls", "--team", "nope"], "No team `nope`: try sdr, ae, cs"),
+    ]:
+        assert main(["metric", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert message in " ".join(err.split()) and "Traceback" not in err, (args, err)
+
+
+def test_metric_cli_names_people_and_teams_as_slack_does(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--person takes @dana like `/metric`; --team takes any word `/metric` takes."""
+    import json as _json
+
+    from bot.cli import main
+    from metrics.store import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as s:
+        _setup(s)
+    engine.dispose()
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
+    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    for who, subject in [
+        (["--person", "@dana"], "Dana Ruiz"),
+        (["--person", "Dana Ruiz"], "Dana Ruiz"),
+        (["--team", "SDR"], "SDR"),
+        (["--team", "#team-sdr"], "SDR"),
+        (["--team", "account executives"], "Account Executives"),
+        (["--team", "Account Executives"], "Account Executives"),
+    ]:
+        assert main(["metric", "calls", *who, "--period", "2026-11-24", "--json"]) == 0, who
+        assert _json.loads(capsys.readouterr().out)["subject"] == subject, who

@@ -50,6 +50,12 @@ CASES: list[tuple[str, str, str, str]] = [
     ("sam", "/drumbeat", "rhythm off maple", "is now *off*"),
     ("dana", "/drumbeat", "sync-status", "stale"),
     ("olivia", "/velocity", "", "velocity"),
+    ("olivia", "/velocity", "#team-sdr", "*SDR*"),
+    ("dana", "/metric", "calls 0001-01-01", "0001-01-01 is too early"),
+    ("dana", "/metric", "calls sdr 2026-01-01..2999-12-31", "a period must be 1 to 3660 days"),
+    ("dana", "/metric", "calls this week vs last week", "Calls · Dana Ruiz · this week"),
+    ("dana", "/metric", "meetings booked sdr this week", "Meetings booked · SDR · this week"),
+    ("dana", "/metric", "calls <#C0SDR01|>", "the channel's name with # or the team's name"),
     ("stranger", "/metric", "calls", "don't know you yet"),
 ]
 
