@@ -111,6 +111,30 @@ def _move(session: Session, person: Person, team_key: str | None, today: dt.date
     return 1
 
 
+def team_days(
+    session: Session, team_key: str, start: dt.date, end: dt.date
+) -> list[tuple[int, dt.date, dt.date]]:
+    """(person, first, last) runs of days in [start, end] that active reps were on
+    `team_key` (`team_memberships`): what a team's target adds up, as its numbers do."""
+    rows = session.execute(
+        select(TeamMembership.person_id, TeamMembership.valid_from, TeamMembership.valid_to)
+        .join(Person, Person.id == TeamMembership.person_id)
+        .where(
+            TeamMembership.team_key == team_key,
+            Person.role == "rep",
+            Person.active.is_(True),
+            TeamMembership.valid_from <= end,
+            (TeamMembership.valid_to.is_(None)) | (TeamMembership.valid_to > start),
+        )
+        .order_by(TeamMembership.person_id, TeamMembership.valid_from)
+    )
+    runs = []
+    for person_id, valid_from, valid_to in rows:
+        last = end if valid_to is None else min(end, valid_to - dt.timedelta(days=1))
+        runs.append((person_id, max(start, valid_from), last))
+    return runs
+
+
 def map_crm_owners(session: Session, cfg: MetricsConfig, source: str) -> list[CrmUser]:
     """Link `source`'s CRM users to people; return those that match nobody."""
     people = {p.email: p for p in session.scalars(select(Person))}

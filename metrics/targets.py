@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar as _calendar
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from metrics.calendar import WorkCalendar
@@ -97,6 +98,9 @@ def resolve_target(
     return None
 
 
+TARGET_DECIMALS = 9
+
+
 def target_for_range(
     config: MetricsConfig,
     work: WorkCalendar,
@@ -132,7 +136,9 @@ def target_for_range(
         else:
             total += sum(_daily_share(work, day, found) for day in work.working_days(segment, last))
         segment = last + dt.timedelta(days=1)
-    return total
+    # Daily shares add up with binary rounding (ten days of 0.9 make 9.000000000000002,
+    # and a rep with exactly 9 would show yellow): targets are kept to 9 decimals.
+    return round(total, TARGET_DECIMALS)
 
 
 def _daily_share(work: WorkCalendar, day: dt.date, found: dict[PeriodKind, float | None]) -> float:
@@ -216,6 +222,41 @@ def group_target(
     Computed once per (team, role) for the members without a personal target (an org of
     10,000 reps has a few hundred such pairs): `group_target_memo` with a fresh memo."""
     return group_target_memo(config, work, metric, people, start, end, {})
+
+
+def team_target(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    team_key: str,
+    days: Iterable[tuple[Any, dt.date, dt.date]],
+    start: dt.date,
+    end: dt.date,
+) -> float | None:
+    """A team's target for [start, end] from `days`: (member, first, last) runs of the days
+    each was on the team (`metrics.directory.team_days`; members as in `group_target`). A
+    rep on the team throughout adds their target for [start, end], as `group_target` does; a
+    rep who joined or left in between adds the target of their own days there, under the
+    team's targets — as the team's numbers count only those days of theirs."""
+    memo: TargetMemo = {}
+    known: list[float] = []
+    for member, first, last in days:
+        if first > last:
+            continue
+        on_team = _OnTeam(member.email, member.role, team_key)
+        t = person_target(config, work, defn, on_team, first, last, memo)
+        if t is not None:
+            known.append(t)
+    if not known:
+        return None
+    return sum(known) if defn.additive else known[0]
+
+
+@dataclass(frozen=True)
+class _OnTeam:
+    email: str | None
+    role: str | None
+    team_key: str
 
 
 def person_target(

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from metrics.batch import daily_series_by_person
 from metrics.catalog import MetricDef
-from metrics.directory import person_timezone
+from metrics.directory import person_timezone, team_days
 from metrics.lookup import Scope, catalog_for, metric_value, resolve_period, value_from_sums
 from metrics.models import Person, Team
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for
+from metrics.targets import expected_by, group_target, status_for, team_target
 from rhythms import metric_numbers
 from rhythms.blocks import (
     chunk_lines,
@@ -79,6 +79,10 @@ def _members(session: Session, team: str | None = None) -> tuple[Member, ...]:
     many ORM objects (~140 ms)."""
     query = _MEMBERS if team is None else _MEMBERS.where(Person.team_key == team)
     return tuple(Member(*row) for row in session.execute(query))
+
+
+def _members_by_id(session: Session, ids: set[int]) -> tuple[Member, ...]:
+    return tuple(Member(*row) for row in session.execute(_MEMBERS.where(Person.id.in_(ids))))
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,13 @@ def answer(
     )
     work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
-    target = group_target(config, work, defn, subject.members, t_start, t_end)
+    if subject.scope.kind == "team":  # by who was on the team each day, as its numbers
+        days = team_days(session, str(subject.scope.key), t_start, t_end)
+        by_id = {m.id: m for m in _members_by_id(session, {p for p, _, _ in days})}
+        pieces = [(by_id[p], first, last) for p, first, last in days if p in by_id]
+        target = team_target(config, work, defn, str(subject.scope.key), pieces, t_start, t_end)
+    else:
+        target = group_target(config, work, defn, subject.members, t_start, t_end)
     expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
     status = (
         "none"

@@ -170,6 +170,69 @@ def test_answer_for_a_team_this_week(session: Session) -> None:
     assert "No activity synced yet" not in str(blocks)
 
 
+def test_team_targets_follow_who_was_on_the_team_each_day(session: Session) -> None:
+    """Leo moves from sdr to ae on Wednesday: sdr's week target has his Monday and Tuesday
+    (daily 60 each, not his weekly 300), ae's his days from Wednesday at ae's daily 15 —
+    as each team's numbers count his rows of those days only."""
+    from metrics.scoreboards import work_calendar
+
+    people = _setup(session)
+    moved = CFG.model_copy(
+        update={
+            "people": tuple(
+                p.model_copy(update={"team": "ae"}) if p.email.startswith("leo.") else p
+                for p in CFG.people
+            )
+        }
+    )
+    apply_directory(session, moved, today=NOW.date())  # Wednesday
+    session.commit()
+    targets = {}
+    for team in ("sdr", "ae"):
+        query = parse_query(f"calls {team} this week", CATALOG, TEAMS)
+        subject = resolve_subject(
+            session, config=moved, viewer=people["olivia"], target=query.target
+        )
+        targets[team] = answer(session, config=moved, query=query, subject=subject, now=NOW).target
+    assert targets["sdr"] == pytest.approx(300 * 3 + 60 * 2)  # Dana, Aisha, Ben + Leo's 2 days
+    leo_days = len(work_calendar(moved).working_days(NOW.date(), dt.date(2026, 11, 29)))
+    assert leo_days >= 1
+    assert targets["ae"] == pytest.approx(75 * 3 + 15 * leo_days)  # Chloe, Diego, Emma + Leo
+
+
+def test_a_rep_exactly_on_target_is_green() -> None:
+    """Ten working days of 0.9 are 9, not 9.000000000000002 (which made 9 of 9 yellow)."""
+    from metrics.config import TargetSet
+    from metrics.scoreboards import work_calendar
+    from metrics.targets import status_for, target_for_range
+
+    cfg = CFG.model_copy(
+        update={
+            "metrics": tuple(
+                m.model_copy(update={"targets": {"sdr": TargetSet(daily=0.9)}})
+                if m.name == "meetings_booked"
+                else m
+                for m in CFG.metrics
+            )
+        }
+    )
+    work = work_calendar(cfg)
+    start = dt.date(2026, 10, 5)  # a Monday
+    days = work.working_days(start, start + dt.timedelta(days=30))[:10]
+    assert sum([0.9] * 10) != 9.0  # the sum the target must not be
+    target = target_for_range(
+        cfg,
+        work,
+        catalog_for(cfg).get("meetings_booked"),
+        start,
+        days[-1],
+        email="dana.ruiz@acme.example",
+        role="rep",
+        team="sdr",
+    )
+    assert target == 9.0 and status_for(9.0, target, cfg.org) == "green"
+
+
 @pytest.mark.parametrize(
     "text",
     ["calls 0001-01-01", "calls 0001-01-01..9999-12-31", "calls org 1000-01-01..2026-11-25"],
