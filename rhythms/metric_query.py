@@ -138,11 +138,21 @@ def _leading_metric(words: list[str], catalog: Catalog) -> tuple[str, int]:
 
 
 def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, list[str]]:
-    """Who the words are about (default: the asker), and the other words, lowercased."""
+    """Who the words are about (default: the asker), and the other words, lowercased. A
+    team's name may take several words ("account executives"): the longest run wins."""
     target = Target("self")
     rest: list[str] = []
-    for word in words:
+    i = 0
+    while i < len(words):
+        word = words[i]
         low = word.lower()
+        i += 1
+        named = _team_name_at(words, i - 1, team_keys)
+        if named is not None:
+            team, used = named
+            target = _one(target, Target("team", team))
+            i += used - 1
+            continue
         mention, channel = _MENTION.match(word), _CHANNEL.match(word)
         if mention:
             target = _one(target, Target("user", mention.group(1)))
@@ -160,6 +170,16 @@ def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, l
         else:
             rest.append(low)
     return target, rest
+
+
+def _team_name_at(words: list[str], i: int, team_keys: dict[str, str]) -> tuple[str, int] | None:
+    """(team, words used) for a team name of two or more words starting at words[i]."""
+    longest = max((len(k.split()) for k in team_keys), default=1)
+    for used in range(min(longest, len(words) - i), 1, -1):
+        team = team_keys.get(" ".join(words[i : i + used]).lower())
+        if team is not None:
+            return team, used
+    return None
 
 
 def find_team(text: str, team_keys: dict[str, str]) -> str | None:

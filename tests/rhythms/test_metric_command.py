@@ -98,6 +98,14 @@ def test_metric_names_of_several_words(text: str, metric: str, period: str) -> N
     assert (query.metric, query.period) == (metric, period)
 
 
+def test_team_names_of_several_words() -> None:
+    for text in ("calls account executives this week", "calls Account  Executives this week"):
+        query = parse_query(text, CATALOG, TEAMS)
+        assert (query.target, query.period) == (Target("team", "ae"), "this week")
+    with pytest.raises(QueryError, match="one person, team or the org"):
+        parse_query("calls account executives sdr", CATALOG, TEAMS)
+
+
 def test_channel_references_without_a_name() -> None:
     """Slack may send ``<#C…|>``: the id finds the team when the config gives the
     channel's id; else the reply says to use the channel's or the team's name."""
