@@ -144,23 +144,22 @@ def parse_target(words: list[str], team_keys: dict[str, str]) -> tuple[Target, l
     rest: list[str] = []
     i = 0
     while i < len(words):
+        named = _team_name_at(words, i, team_keys)
+        if named is not None:
+            target = _one(target, Target("team", named[0]))
+            i += named[1]
+            continue
         word = words[i]
         low = word.lower()
         i += 1
-        named = _team_name_at(words, i - 1, team_keys)
-        if named is not None:
-            team, used = named
-            target = _one(target, Target("team", team))
-            i += used - 1
-            continue
         mention, channel = _MENTION.match(word), _CHANNEL.match(word)
         if mention:
             target = _one(target, Target("user", mention.group(1)))
         elif channel:
-            team = find_team(word, team_keys)
-            if team is None:
+            by_channel = find_team(word, team_keys)
+            if by_channel is None:
                 raise QueryError(_unknown_channel(channel.group(1), channel.group(2), team_keys))
-            target = _one(target, Target("team", team))
+            target = _one(target, Target("team", by_channel))
         elif low.startswith("@") and len(low) > 1:
             target = _one(target, Target("name", low[1:]))
         elif low in ("org", "company", "everyone"):
