@@ -2,17 +2,28 @@
 
 The org config file (people, teams, metrics, rhythms, alerts) is separate and lives in
 `drumbeat.toml`; see `rhythms.config`. Every secret is a `SecretStr`, so printing a
-`Settings` or logging it shows `**********`, never the token.
+`Settings` or logging it shows `**********`, never the token. A bad value is reported by
+`settings_problems` as the variable and what it expects, never the value itself: a token
+pasted into the wrong variable must not reach a terminal or a log.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from metrics.store import database_url_problem
+
 SLACK_API_URL = "https://slack.com/api/"
+ENV_FILE = ".env"
+
+CrmSource = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
+CRM_SOURCES: tuple[str, ...] = get_args(CrmSource)
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -23,17 +34,17 @@ class Settings(BaseSettings):
     """Everything the process reads from its environment (or a `.env` file)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
     database_url: str = Field(
         "sqlite:///./drumbeat.db", validation_alias=_env("DRUMBEAT_DATABASE_URL")
     )
     config_path: Path = Field(Path("./drumbeat.toml"), validation_alias=_env("DRUMBEAT_CONFIG"))
-    log_level: str = Field("INFO", validation_alias=_env("DRUMBEAT_LOG_LEVEL"))
+    log_level: LogLevel = Field("INFO", validation_alias=_env("DRUMBEAT_LOG_LEVEL"))
     public_url: str | None = Field(None, validation_alias=_env("DRUMBEAT_PUBLIC_URL"))
-    port: int = Field(3000, validation_alias=_env("DRUMBEAT_PORT", "PORT"))
-    crm_source: str = Field("demo", validation_alias=_env("DRUMBEAT_CRM_SOURCE"))
+    port: int = Field(3000, ge=1, le=65535, validation_alias=_env("DRUMBEAT_PORT", "PORT"))
+    crm_source: CrmSource = Field("demo", validation_alias=_env("DRUMBEAT_CRM_SOURCE"))
     sync_minutes: int = Field(
         15,
         ge=0,
@@ -74,6 +85,57 @@ class Settings(BaseSettings):
     )
 
     csv_dir: Path | None = Field(None, validation_alias=_env("DRUMBEAT_CSV_DIR"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("crm_source", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+EXPECTED = {
+    "port": "must be a whole number from 1 to 65535",
+    "sync_minutes": "must be a whole number from 0 to 1440 (0: no scheduled sync)",
+    "crm_source": f"must be one of {', '.join(CRM_SOURCES)}",
+    "log_level": f"must be one of {', '.join(LOG_LEVELS)}",
+}
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per bad setting, ``VARIABLE: what it expects``, without the value."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = next((f for f in Settings.model_fields if name in (f, *_variables(f))), name)
+        if field in EXPECTED:
+            expected = EXPECTED[field]
+        elif error["type"] == "value_error":
+            expected = str(error["ctx"]["error"])
+        else:
+            expected = error["msg"]
+        lines.append(f"{' / '.join(_variables(field))}: {expected}")
+    return lines
+
+
+def _variables(field: str) -> list[str]:
+    """The environment variables a field is read from (the name itself for anything else)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return [field]
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -91,9 +93,79 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+HIDDEN = "***"
+SECRET_QUERY_WORDS = ("password", "secret", "token")
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+URL_SHAPES = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DB"
+
+
 def redacted(url: str) -> str:
-    """The URL with its password hidden, for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL for logs and messages, with every secret in it hidden.
+
+    Hidden: the password, taken as everything between the user name and the last '@' (a
+    password holding an unescaped '@' or '/' is hidden whole), and the value of each query
+    key naming a password, secret or token (``?password=``, ``sslpassword=``). Works on text
+    SQLAlchemy cannot parse, so messages about a malformed URL can show it too; text without
+    ``://`` is not shown at all. An '@' in a query value hides the host as well: safe, if
+    less helpful.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return HIDDEN
+    head, question, query = rest.partition("?")
+    if question:
+        rest = f"{head}?{'&'.join(_hide_secret_value(p) for p in query.split('&'))}"
+    userinfo, at, tail = _split_userinfo(rest)
+    if not at:
+        return f"{scheme}://{rest}"
+    user, colon, _password = userinfo.partition(":")
+    shown = HIDDEN if "@" in user else f"{user}:{HIDDEN}" if colon else user
+    return f"{scheme}://{shown}@{tail}"
+
+
+def _hide_secret_value(pair: str) -> str:
+    key, equals, _value = pair.partition("=")
+    name = unquote(key).lower()
+    if equals and any(word in name for word in SECRET_QUERY_WORDS):
+        return f"{key}={HIDDEN}"
+    return pair
+
+
+def _split_userinfo(rest: str) -> tuple[str, str, str]:
+    """(user info, '@', the rest) split at the last '@'; no user info when the URL has no
+    '@' or starts with its path (``sqlite:///dir@x/file.db``)."""
+    if rest.startswith("/"):
+        return "", "", rest
+    return rest.rpartition("@")
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the store's database, or None when it can: parseable by SQLAlchemy,
+    SQLite or PostgreSQL (psycopg 3), a port from 1 to 65535, no unescaped '@' in the password.
+    Messages show the URL only through `redacted`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"not a database URL: use {URL_SHAPES}"
+    except ValueError:  # int() of the port
+        if _password_has_at(url):
+            return _AT_IN_PASSWORD.format(redacted(url))
+        return f"the port must be a number ({redacted(url)})"
+    if "@" in (parsed.host or ""):
+        return _AT_IN_PASSWORD.format(redacted(url))
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        return f"unsupported database {parsed.drivername!r} ({redacted(url)}): use {URL_SHAPES}"
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        return f"the port must be from 1 to 65535 ({redacted(url)})"
+    return None
+
+
+_AT_IN_PASSWORD = "the password holds an unescaped '@': percent-encode it as %40 ({})"
+
+
+def _password_has_at(url: str) -> bool:
+    userinfo, _at, _tail = _split_userinfo(url.partition("://")[2])
+    return "@" in userinfo.partition(":")[2]
 
 
 def insert_ignore(

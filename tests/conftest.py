@@ -4,6 +4,7 @@ engines, the example config and a travelling clock."""
 from __future__ import annotations
 
 import itertools
+import logging
 import shutil
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "examples" / "drumbeat.toml"
 _counter = itertools.count()
 _PG_MISSING: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_log_level() -> Iterator[None]:
+    """`bot.cli.main` sets the root log level (DRUMBEAT_LOG_LEVEL): keep that to its test."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import Settings, settings_problems
 from rhythms.config import ConfigError, load_org_config, parse_org_config
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -46,6 +47,74 @@ def test_secrets_never_printed(
         logging.getLogger("drumbeat.test").info("settings: %s %r", settings, settings)
     rendered = caplog.text + str(settings) + repr(settings) + settings.model_dump_json()
     assert "very-secret" not in rendered
+
+
+def _problems(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    return settings_problems(caught.value)
+
+
+def test_bad_settings_name_the_variable_and_never_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problems = _problems(
+        monkeypatch,
+        DRUMBEAT_SYNC_MINUTES="xoxb-pasted-secret",
+        PORT="99999",
+        DRUMBEAT_CRM_SOURCE="unknown",
+        DRUMBEAT_LOG_LEVEL="loud",
+    )
+    assert problems == [
+        "DRUMBEAT_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        "DRUMBEAT_PORT / PORT: must be a whole number from 1 to 65535",
+        "DRUMBEAT_CRM_SOURCE: must be one of demo, csv, hubspot, salesforce, pipedrive",
+        "DRUMBEAT_SYNC_MINUTES: must be a whole number from 0 to 1440 (0: no scheduled sync)",
+    ]
+
+
+@pytest.mark.parametrize("port", ["0", "-1", "65536", "abc"])
+def test_port_is_a_tcp_port(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
+    assert _problems(monkeypatch, DRUMBEAT_PORT=port) == [
+        "DRUMBEAT_PORT / PORT: must be a whole number from 1 to 65535"
+    ]
+
+
+def test_unescaped_at_in_the_database_password_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problems = _problems(
+        monkeypatch, DRUMBEAT_DATABASE_URL="postgresql://u:secret@pw@127.0.0.1:1/db"
+    )
+    assert problems == [
+        "DRUMBEAT_DATABASE_URL: the password holds an unescaped '@': percent-encode it as %40 "
+        "(postgresql://u:***@127.0.0.1:1/db)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("postgresql://u:secretpw@nohost:notaport/db", "the port must be a number"),
+        ("not a url secretpw", "not a database URL"),
+        ("mysql://u:secretpw@h/db", "unsupported database 'mysql' (mysql://u:***@h/db)"),
+    ],
+)
+def test_malformed_database_urls_are_refused_when_settings_load(
+    monkeypatch: pytest.MonkeyPatch, url: str, fragment: str
+) -> None:
+    (problem,) = _problems(monkeypatch, DRUMBEAT_DATABASE_URL=url)
+    assert problem.startswith("DRUMBEAT_DATABASE_URL: ") and fragment in problem
+    assert "secretpw" not in problem
+
+
+def test_crm_source_and_log_level_ignore_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRUMBEAT_CRM_SOURCE", " HubSpot ")
+    monkeypatch.setenv("DRUMBEAT_LOG_LEVEL", "warning")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.crm_source, settings.log_level) == ("hubspot", "WARNING")
 
 
 def _example_data() -> dict[str, object]:

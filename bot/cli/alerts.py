@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, database_error, err_console, load_settings, open_session
+from bot.cli.common import console, database_error, err_console, open_session
+from bot.settings import Settings
 from rhythms.alert_state import history
 
 
@@ -36,7 +37,7 @@ def run_log(args: argparse.Namespace) -> int:
     if args.limit < 1:
         err_console.print("[red]--limit must be at least 1[/]")
         return 2
-    settings = load_settings()
+    settings: Settings = args.settings
     try:
         with open_session(settings) as session:
             events = history(session, limit=args.limit, rule=args.rule)

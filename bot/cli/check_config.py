@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from bot.cli.common import console, load_settings, print_config_error
+from bot.cli.common import console, print_config_error
+from bot.settings import Settings
 from rhythms.config import ConfigError, load_org_config
 
 
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     path: Path = args.path or settings.config_path
     try:
         cfg = load_org_config(path)

@@ -1,19 +1,22 @@
-"""Helpers shared by CLI subcommands: settings, the org config, the console, the database."""
+"""Helpers shared by CLI subcommands: settings, the org config, the console, the database,
+and argparse types for ports and database URLs."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
-from metrics.store import make_engine, make_session_factory, redacted
+from bot.settings import ENV_FILE, Settings, settings_problems
+from metrics.store import database_url_problem, make_engine, make_session_factory, redacted
 from rhythms.config import ConfigError, OrgConfig, load_org_config
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -25,13 +28,40 @@ def print_error(message: object) -> None:
     err_console.print(str(message), style="red", markup=False, emoji=False)
 
 
-def load_settings() -> Settings:
-    return Settings()
+def load_settings() -> Settings | None:
+    """The settings from the environment and `.env`, or None after printing one line per
+    problem: the variable and what it expects, never its value (it may be a pasted secret)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = settings_problems(exc)
+    except UnicodeDecodeError:
+        problems = [f"{ENV_FILE}: not UTF-8 text; save it as UTF-8"]
+    except OSError as exc:
+        problems = [f"{ENV_FILE}: cannot read it ({type(exc).__name__})"]
+    for problem in problems:
+        print_error(problem)
+    return None
 
 
-def load_config_or_exit(path: Path | None, settings: Settings | None = None) -> OrgConfig:
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free port) to 65535."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError("must be a whole number from 0 to 65535 (0: any free)")
+    return int(text)
+
+
+def database_url(text: str) -> str:
+    """An argparse type: a database URL the store can use (errors show it redacted)."""
+    problem = database_url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def load_config_or_exit(path: Path | None, settings: Settings) -> OrgConfig:
     """Load and validate the org config; print every problem and exit 2 if it is bad."""
-    chosen = path or (settings or load_settings()).config_path
+    chosen = path or settings.config_path
     try:
         return load_org_config(chosen)
     except ConfigError as exc:

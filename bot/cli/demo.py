@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bot.cli.common import console, err_console
+from bot.cli.common import console, database_url, err_console, port_number
 from bot.demo import Demo, DemoOptions
 from metrics.crm.engine import ObjectStats
 
@@ -30,10 +30,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--people", type=int, default=24, help="number of reps (default 24)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same org)")
-    parser.add_argument("--port", type=int, default=8080, help="web page port (default 8080)")
+    parser.add_argument(
+        "--port", type=port_number, default=8080, help="web page port (default 8080; 0: any free)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface for the web page")
     parser.add_argument("--months", type=int, default=6, help="months of CRM history")
-    parser.add_argument("--database-url", default="sqlite:///./drumbeat-demo.db")
+    parser.add_argument("--database-url", type=database_url, default="sqlite:///./drumbeat-demo.db")
     parser.add_argument(
         "--config-out",
         type=Path,

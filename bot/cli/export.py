@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import database_error, err_console, load_settings, open_session, print_error
+from bot.cli.common import database_error, err_console, open_session, print_error
+from bot.settings import Settings
 from rhythms.maple_export import export_rows, to_csv, to_markdown
 
 
@@ -42,7 +43,7 @@ def register(sub: Any) -> None:
 
 
 def run_maple(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     try:
         with open_session(settings) as session:
             rows = export_rows(session, rhythm=args.rhythm, period_key=args.week)
@@ -76,7 +77,7 @@ def run_review(args: argparse.Namespace) -> int:
     except ValueError:
         print_error(f"{args.month!r} is not a month like 2026-11")
         return 2
-    settings = load_settings()
+    settings: Settings = args.settings
     config = load_config_or_exit(None, settings)
     output: Path = args.output or Path(f"drumbeat-pack-{month:%Y-%m}.pdf")
     try:

@@ -18,10 +18,10 @@ from bot.cli.common import (
     console,
     database_error,
     load_config_or_exit,
-    load_settings,
     open_session,
     print_error,
 )
+from bot.settings import Settings
 from metrics.clock import SystemClock
 from metrics.lookup import catalog_for
 from rhythms.blocks import fmt_number
@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     config = load_config_or_exit(None, settings)
     now = SystemClock().now()
     try:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.markup import escape
 
 from bot import db
-from bot.cli.common import console, err_console, load_settings
+from bot.cli.common import console, database_url, err_console
 from metrics.store import redacted
 
 
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
         help="create or upgrade the database schema",
         description="Run the Alembic migrations against DRUMBEAT_DATABASE_URL (or --database-url).",
     )
-    parser.add_argument("--database-url", help="override DRUMBEAT_DATABASE_URL")
+    parser.add_argument("--database-url", type=database_url, help="override DRUMBEAT_DATABASE_URL")
     parser.add_argument("--revision", default="head", help="target revision (default: head)")
     parser.add_argument(
         "--downgrade", action="store_true", help="downgrade to --revision instead (e.g. 'base')"
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = args.database_url or load_settings().database_url
+    url: str = args.database_url or args.settings.database_url
     try:
         if args.downgrade:
             db.downgrade(url, args.revision)

@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from bot.cli.common import console, err_console, load_config_or_exit, load_settings
+from bot.cli.common import console, err_console, load_config_or_exit
+from bot.settings import Settings
 from metrics.clock import SystemClock, TravellingClock
 from metrics.store import make_engine, make_session_factory, redacted
 from rhythms.blocks import render_text
@@ -51,7 +52,7 @@ def parse_at(text: str | None) -> dt.datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     config = load_config_or_exit(None, settings)
     db = make_engine(settings.database_url)
     try:

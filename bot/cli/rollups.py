@@ -24,11 +24,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cli.common import (
     console,
     database_error,
+    database_url,
     err_console,
     load_config_or_exit,
-    load_settings,
     open_session,
 )
+from bot.settings import Settings
 from metrics.clock import SystemClock
 from metrics.directory import apply_directory, map_crm_owners
 from metrics.models import CrmUser
@@ -51,12 +52,12 @@ def register(sub: Any) -> None:
         "all daily rollups and clear the dirty marks, in one transaction.",
     )
     rebuild.add_argument("--config", type=Path, help="org config (default: DRUMBEAT_CONFIG)")
-    rebuild.add_argument("--database-url", help="default: DRUMBEAT_DATABASE_URL")
+    rebuild.add_argument("--database-url", type=database_url, help="default: DRUMBEAT_DATABASE_URL")
     rebuild.set_defaults(handler=handle_rebuild)
 
 
 def handle_rebuild(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     config = load_config_or_exit(args.config, settings)

@@ -2,7 +2,10 @@
 
 HTTP mode (default) serves ``POST /slack/events`` and ``GET /healthz`` on ``--port``;
 Socket Mode is used when SLACK_APP_TOKEN is set. ``--sandbox`` starts the local Slack
-sandbox in the same process and points the bot at it (no Slack account needed).
+sandbox in the same process and points the bot at it (no Slack account needed). Before
+serving it checks the database answers and, when it schedules CRM syncs, that the connector's
+settings are there (`bot.cli.preflight`). SIGINT/SIGTERM stop it, even while Socket Mode is
+still trying to connect.
 """
 
 from __future__ import annotations
@@ -13,13 +16,22 @@ import logging
 import os
 import secrets
 import signal
+from collections.abc import Awaitable
 from typing import Any
 
 from pydantic import SecretStr
 from rich.markup import escape
 
 from bot.app import AppConfigError
-from bot.cli.common import console, err_console, load_settings, print_config_error
+from bot.cli.common import (
+    console,
+    database_url,
+    err_console,
+    port_number,
+    print_config_error,
+    print_error,
+)
+from bot.cli.preflight import crm_problem, database_problem
 from bot.runtime import RuntimeOptions, start_runtime
 from bot.settings import Settings, secret_value
 from metrics.clock import SystemClock
@@ -38,9 +50,11 @@ def register(sub: Any) -> None:
             "SLACK_APP_TOKEN is set) and the outbox sender, against SLACK_API_URL."
         ),
     )
-    parser.add_argument("--port", type=int, help="HTTP port (default DRUMBEAT_PORT or 3000)")
+    parser.add_argument(
+        "--port", type=port_number, help="HTTP port, 0 for any free one (default DRUMBEAT_PORT)"
+    )
     parser.add_argument("--host", default="0.0.0.0", help="interface to listen on")
-    parser.add_argument("--database-url", help="override DRUMBEAT_DATABASE_URL")
+    parser.add_argument("--database-url", type=database_url, help="override DRUMBEAT_DATABASE_URL")
     parser.add_argument(
         "--sandbox", action="store_true", help="start the local Slack sandbox and use it"
     )
@@ -62,7 +76,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     updates: dict[str, Any] = {}
     if args.port is not None:
         updates["port"] = args.port
@@ -75,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
         print_config_error(exc)
         return 2
     try:
+        if problem := crm_problem(settings, org, SystemClock().now()):
+            print_error(problem)
+            return 2
+        if problem := database_problem(settings.database_url):
+            print_error(problem)
+            return 1
         return asyncio.run(_serve(settings, args, org))
     except AppConfigError as exc:
         err_console.print(f"[red]cannot start:[/] {escape(str(exc))}")
@@ -126,7 +146,32 @@ async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | 
     if os.name == "posix":  # asyncio signal handlers exist on Unix only
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+    return await serve_until(stop, settings, args, org)
 
+
+async def until_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await `work` unless `stop` is set first, then cancel it: True when `work` finished.
+
+    Socket Mode's connect retries forever while Slack is unreachable, and a signal only
+    sets `stop`: without this race SIGINT/SIGTERM could not end the process."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopping):
+            pending.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+    if task.cancelled():
+        return False
+    task.result()  # raises what `work` raised
+    return True
+
+
+async def serve_until(
+    stop: asyncio.Event, settings: Settings, args: argparse.Namespace, org: OrgConfig | None
+) -> int:
+    """Serve until `stop` is set (by a signal in `drumbeat run`), then shut down cleanly."""
     sandbox = None
     if args.sandbox:
         from bot.sandbox.server import SlackSandbox
@@ -167,7 +212,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | 
             socket_handler = AsyncSocketModeHandler(
                 runtime.app, secret_value(settings.slack_app_token)
             )
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            connect = socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            if not await until_stopped(connect, stop):
+                return 0
             console.print("Socket Mode connected")
         server = runtime.server
         console.print(f"drumbeat listening on {server.url} (events at {server.events_url})")
@@ -178,9 +225,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | 
         if sandbox is not None:
             console.print(f"sandbox Slack at {sandbox.base_url} (seeded from the org config)")
         await stop.wait()
+    finally:
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
-    finally:
         await runtime.stop()
         if sandbox is not None:
             await sandbox.stop()

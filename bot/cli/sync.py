@@ -19,8 +19,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, err_console, load_config_or_exit, load_settings
-from bot.settings import Settings, secret_value
+from bot.cli.common import console, database_url, err_console, load_config_or_exit
+from bot.settings import CRM_SOURCES, Settings, secret_value
 from metrics.clock import SystemClock
 from metrics.crm.csv_source import CsvConnector
 from metrics.crm.demo import DemoConnector
@@ -35,8 +35,6 @@ from metrics.pipeline import PipelineResult, sync_and_roll_up
 from metrics.store import make_engine, make_session_factory, redacted
 from rhythms.config import OrgConfig
 
-SOURCES = ("demo", "csv", "hubspot", "salesforce", "pipedrive")
-
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -46,9 +44,9 @@ def register(sub: Any) -> None:
         "store. Incremental from the last cursor; --full re-reads everything.",
     )
     parser.add_argument("--full", action="store_true", help="ignore cursors, re-read all")
-    parser.add_argument("--source", choices=SOURCES, help="default: DRUMBEAT_CRM_SOURCE")
+    parser.add_argument("--source", choices=CRM_SOURCES, help="default: DRUMBEAT_CRM_SOURCE")
     parser.add_argument("--config", type=Path, help="org config (default: DRUMBEAT_CONFIG)")
-    parser.add_argument("--database-url", help="default: DRUMBEAT_DATABASE_URL")
+    parser.add_argument("--database-url", type=database_url, help="default: DRUMBEAT_DATABASE_URL")
     parser.set_defaults(handler=handle)
 
 
@@ -99,11 +97,11 @@ def connector_from_settings(
         return PipedriveConnector(
             token=token, base_url=settings.pipedrive_api_url, default_currency=currency
         )
-    raise CrmConfigError(f"unknown CRM source {source!r}: use one of {', '.join(SOURCES)}")
+    raise CrmConfigError(f"unknown CRM source {source!r}: use one of {', '.join(CRM_SOURCES)}")
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings: Settings = args.settings
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     cfg = load_config_or_exit(args.config, settings)
