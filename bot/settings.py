@@ -15,13 +15,12 @@ from typing import Literal, get_args
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from metrics.config import CRM_SOURCES, CrmSource
 from metrics.store import database_url_problem
 
 SLACK_API_URL = "https://slack.com/api/"
 ENV_FILE = ".env"
 
-CrmSource = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
-CRM_SOURCES: tuple[str, ...] = get_args(CrmSource)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 

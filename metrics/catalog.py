@@ -55,7 +55,16 @@ DATE_FIELDS: dict[Source, tuple[str, ...]] = {
 
 
 class CatalogError(ValueError):
-    """A metric definition that cannot be computed; the message names metric and field."""
+    """A metric definition that cannot be computed; the message names metric and field.
+
+    `metric` and `field` say where in `[[metrics]]` the problem is, so config validation
+    can report it as ``metrics[i].field``.
+    """
+
+    def __init__(self, message: str, *, metric: str, field: str) -> None:
+        super().__init__(message)
+        self.metric = metric
+        self.field = field
 
 
 class UnknownMetric(KeyError):
@@ -293,11 +302,19 @@ def _field_matcher(source: Source, key: str, expected: Any, metric: str) -> Call
     if key.endswith("_contains"):
         field = key.removesuffix("_contains")
         if field not in fields:
-            raise CatalogError(f"metric {metric!r}: filter field {field!r} is not one of {fields}")
+            raise CatalogError(
+                f"metric {metric!r}: filter field {field!r} is not one of {fields}",
+                metric=metric,
+                field=f"filter.{key}",
+            )
         needle = str(expected).lower()
         return lambda r: needle in str(r[field] or "").lower()
     if key not in fields:
-        raise CatalogError(f"metric {metric!r}: filter field {key!r} is not one of {fields}")
+        raise CatalogError(
+            f"metric {metric!r}: filter field {key!r} is not one of {fields}",
+            metric=metric,
+            field=f"filter.{key}",
+        )
     wanted = [_norm(v) for v in expected] if isinstance(expected, list) else [_norm(expected)]
     return lambda r: _norm(r[key]) in wanted
 
@@ -318,7 +335,9 @@ def _custom_bases(
     date_field = metric.date_field or default_date
     if date_field not in DATE_FIELDS[source]:
         raise CatalogError(
-            f"metric {metric.name!r}: date_field must be one of {DATE_FIELDS[source]}"
+            f"metric {metric.name!r}: date_field must be one of {DATE_FIELDS[source]}",
+            metric=metric.name,
+            field="date_field",
         )
     matchers = [_field_matcher(source, k, v, metric.name) for k, v in metric.filter.items()]
     if source == "deals" and date_field == "closed_at":
@@ -337,9 +356,17 @@ def _custom_bases(
     field = metric.value_field or ""
     numeric_fields = ("amount",) if source == "deals" else ("duration_seconds",)
     if field not in numeric_fields:
-        raise CatalogError(f"metric {metric.name!r}: value_field must be one of {numeric_fields}")
+        raise CatalogError(
+            f"metric {metric.name!r}: value_field must be one of {numeric_fields}",
+            metric=metric.name,
+            field="value_field",
+        )
     if len(metric.name) > 58:
-        raise CatalogError(f"metric {metric.name!r}: name too long for a sum/avg metric")
+        raise CatalogError(
+            f"metric {metric.name!r}: name too long for a sum/avg metric (at most 58 characters)",
+            metric=metric.name,
+            field="name",
+        )
     getter: Callable[[Row], float | None]
     used += (field, "currency") if field == "amount" else (field,)
     if field == "amount":
@@ -382,7 +409,11 @@ def build_catalog(config: MetricsConfig) -> Catalog:
     for metric in config.metrics:
         if metric.source == "builtin":
             if metric.name not in defs:
-                raise CatalogError(f"metric {metric.name!r} is not a built-in metric")
+                raise CatalogError(
+                    f"metric {metric.name!r} is not a built-in metric",
+                    metric=metric.name,
+                    field="name",
+                )
             base_def = defs[metric.name]
             ordered[metric.name] = MetricDef(
                 base_def.name,
@@ -399,7 +430,11 @@ def build_catalog(config: MetricsConfig) -> Catalog:
             )
             continue
         if metric.name in defs:
-            raise CatalogError(f"metric {metric.name!r} clashes with a built-in metric name")
+            raise CatalogError(
+                f"metric {metric.name!r} clashes with a built-in metric name",
+                metric=metric.name,
+                field="name",
+            )
         formula: dict[str, Any]
         if metric.source == "ratio":
             formula = _ratio_formula(metric, {**defs, **ordered})
@@ -425,13 +460,26 @@ def _ratio_formula(metric: MetricConfig, known: dict[str, MetricDef]) -> dict[st
     parts: dict[str, tuple[str, ...]] = {}
     for side in ("numerator", "denominator"):
         ref = getattr(metric, side)
+        if ref == metric.name:
+            raise CatalogError(
+                f"metric {metric.name!r}: a ratio cannot divide itself",
+                metric=metric.name,
+                field=side,
+            )
         if ref is None or ref not in known:
-            raise CatalogError(f"metric {metric.name!r}: {side} {ref!r} is not a known metric")
+            raise CatalogError(
+                f"metric {metric.name!r}: {side} {ref!r} is not a known metric (a ratio "
+                "can use built-ins and the metrics defined above it)",
+                metric=metric.name,
+                field=side,
+            )
         target = known[ref]
         if not target.additive:
             raise CatalogError(
                 f"metric {metric.name!r}: {side} {ref!r} must be a count or sum metric, "
-                "not a ratio (ratios are always ratios of sums)"
+                "not a ratio (ratios are always ratios of sums)",
+                metric=metric.name,
+                field=side,
             )
         parts[side] = target.numerator
     return parts

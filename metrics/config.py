@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 Role = Literal["rep", "manager", "exec", "admin"]
 ROLES: tuple[Role, ...] = ("rep", "manager", "exec", "admin")
@@ -22,9 +30,18 @@ MetricUnit = Literal["count", "currency", "percent", "days", "ratio"]
 MetricSource = Literal["builtin", "activities", "deals", "ratio"]
 Aggregation = Literal["count", "sum", "avg"]
 
+# Where each connector's owners come from (`metrics.crm.*.source`): keys of crm_owner_ids.
+CrmSource = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
+CRM_SOURCES: tuple[str, ...] = get_args(CrmSource)  # the connectors (metrics.crm)
+# Targets, amounts and thresholds above this are typos (1e300 overflows the scoreboards).
+NUMBER_MAX = 1e12
+# Status bands are shares of pace: green at 10x pace is a typo for 1.0 (or a percent).
+BAND_MAX = 10.0
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Strict(BaseModel):
@@ -59,8 +76,23 @@ def _check_required_timezone(value: str) -> str:
     return value
 
 
+def lower_email(value: str) -> str:
+    """Emails are identities compared everywhere in lowercase, so the config stores them so."""
+    return value.strip().lower()
+
+
+def check_email(value: str) -> str:
+    """A lowercased email address; ValueError for anything that is not one."""
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return lower_email(value)
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_required_timezone)]
 Name = Annotated[str, AfterValidator(check_name)]
+Target = Annotated[float, Field(ge=0, le=NUMBER_MAX, allow_inf_nan=False)]
+Email = Annotated[str, AfterValidator(check_email)]
+EmailRef = Annotated[str, AfterValidator(lower_email)]  # checked against people[] later
 
 
 class CalendarConfig(Strict):
@@ -99,10 +131,33 @@ class CalendarConfig(Strict):
             raise ValueError(f"no holiday calendar for country {value!r}")
         return value.upper()
 
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A subdivision the `holidays` package does not know fails when the calendar is
+        first used (`metrics.calendar`), so it is refused here."""
+        if value is None or "country" not in info.data:  # no subdivision, or a bad country
+            return value
+        country = info.data["country"]
+        if country is None:
+            raise ValueError("a subdivision needs a country")
+        import holidays
+
+        try:
+            holidays.country_holidays(country, subdiv=value)
+        except NotImplementedError:
+            codes = holidays.list_supported_countries(include_aliases=False)[country]
+            more = ", ..." if len(codes) > 12 else ""
+            raise ValueError(
+                f"no holiday calendar for subdivision {value!r} of {country} "
+                f"(known: {', '.join(codes[:12])}{more})"
+            ) from None
+        return value
+
 
 class CurrencyConfig(Strict):
     reporting: str = "USD"
-    rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    rates: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict,
         description="Units of the reporting currency per one unit of each other currency",
     )
@@ -126,14 +181,22 @@ class CurrencyConfig(Strict):
 class OrgSettings(Strict):
     name: str = Field(min_length=1)
     timezone: TimeZoneName = "UTC"
-    transparent_scoreboards: bool = Field(
+    transparent_scoreboards: StrictBool = Field(
         True, description="Reps may see teammates' numbers, not only their own and the team's"
     )
     status_green_at: float = Field(
-        1.0, gt=0, description="Share of pace at or above which a metric is green"
+        1.0,
+        gt=0,
+        le=BAND_MAX,
+        allow_inf_nan=False,
+        description="Share of pace at or above which a metric is green",
     )
     status_yellow_at: float = Field(
-        0.8, gt=0, description="Share of pace at or above which it is yellow"
+        0.8,
+        gt=0,
+        le=BAND_MAX,
+        allow_inf_nan=False,
+        description="Share of pace at or above which it is yellow",
     )
 
     @field_validator("status_yellow_at")
@@ -146,44 +209,51 @@ class OrgSettings(Strict):
 
 
 class TargetSet(Strict):
-    daily: NonNegativeFloat | None = None
-    weekly: NonNegativeFloat | None = None
-    monthly: NonNegativeFloat | None = None
+    daily: Target | None = None
+    weekly: Target | None = None
+    monthly: Target | None = None
 
 
 class TeamConfig(Strict):
     key: Name
     name: str = Field(min_length=1)
     function: Literal["sdr", "ae", "cs", "marketing", "other"] = "other"
-    manager: str | None = Field(None, description="Email of the team's manager (a person below)")
+    manager: EmailRef | None = Field(
+        None, description="Email of the team's manager (a person below)"
+    )
     channel: str | None = Field(None, description="Team channel, e.g. '#sdr-team' or a channel id")
 
 
 class PersonConfig(Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: Email
     name: str = Field(min_length=1)
     role: Role
     team: str | None = None
-    manager: str | None = Field(
+    manager: EmailRef | None = Field(
         None, description="Email of the manager; default: the team's manager"
     )
     slack_user_id: str | None = None
-    crm_owner_ids: dict[str, str] = Field(
+    crm_owner_ids: dict[str, Annotated[str, Field(min_length=1)]] = Field(
         default_factory=dict, description="Explicit CRM owner id per source, e.g. {hubspot = '123'}"
     )
-    crm_email: str | None = Field(None, description="Email used in the CRM when it differs")
+    crm_email: Email | None = Field(None, description="Email used in the CRM when it differs")
     timezone: TimeZoneName | None = Field(
         None, description="Overrides the Slack profile's time zone"
     )
     targets: dict[str, TargetSet] = Field(
         default_factory=dict, description="Per-person target overrides, keyed by metric name"
     )
-    active: bool = True
+    active: StrictBool = True
 
-    @field_validator("email", "manager", "crm_email")
+    @field_validator("crm_owner_ids")
     @classmethod
-    def _lower(cls, value: str | None) -> str | None:
-        return value.strip().lower() if value is not None else None
+    def _crm_sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for source in value:
+            if source not in CRM_SOURCES:
+                raise ValueError(
+                    f"unknown CRM source {source!r}: use one of {', '.join(CRM_SOURCES)}"
+                )
+        return value
 
     @field_validator("slack_user_id")
     @classmethod
@@ -214,7 +284,7 @@ class MetricConfig(Strict):
     value_field: str | None = Field(None, description="Field summed or averaged, e.g. 'amount'")
     numerator: str | None = Field(None, description="For source = 'ratio': metric divided")
     denominator: str | None = Field(None, description="For source = 'ratio': metric divided by")
-    higher_is_better: bool = True
+    higher_is_better: StrictBool = True
     targets: dict[str, TargetSet] = Field(
         default_factory=dict,
         description="Targets keyed by role ('rep', 'manager') or team key ('sdr'); team beats role",
@@ -257,77 +327,3 @@ def _index(items: tuple[Any, ...], field: str) -> dict[str, Any]:
     index = {getattr(item, field): item for item in items}
     _INDEXES[key] = (items, index)
     return index
-
-
-def metrics_problems(cfg: MetricsConfig, builtin_metrics: frozenset[str]) -> list[tuple[str, str]]:
-    """Cross-reference checks pydantic cannot do field by field: (path, message) pairs."""
-    problems: list[tuple[str, str]] = []
-    team_keys = [t.key for t in cfg.teams]
-    emails = [p.email for p in cfg.people]
-    for i, key in enumerate(team_keys):
-        if key in team_keys[:i]:
-            problems.append((f"teams[{i}].key", f"duplicate team key {key!r}"))
-    for i, email in enumerate(emails):
-        if email in emails[:i]:
-            problems.append((f"people[{i}].email", f"duplicate person {email!r}"))
-    known_people = set(emails)
-    for i, team in enumerate(cfg.teams):
-        if team.manager is not None and team.manager.lower() not in known_people:
-            problems.append((f"teams[{i}].manager", f"no person with email {team.manager!r}"))
-    slack_ids: dict[str, int] = {}
-    for i, person in enumerate(cfg.people):
-        if person.team is not None and person.team not in team_keys:
-            problems.append((f"people[{i}].team", f"unknown team {person.team!r}"))
-        if person.role == "rep" and person.team is None:
-            problems.append((f"people[{i}].team", "a rep needs a team"))
-        if person.manager is not None and person.manager not in known_people:
-            problems.append((f"people[{i}].manager", f"no person with email {person.manager!r}"))
-        if person.manager == person.email:
-            problems.append((f"people[{i}].manager", "a person cannot manage themselves"))
-        if person.slack_user_id:
-            if person.slack_user_id in slack_ids:
-                other = slack_ids[person.slack_user_id]
-                problems.append((f"people[{i}].slack_user_id", f"also used by people[{other}]"))
-            slack_ids[person.slack_user_id] = i
-    metric_names = [m.name for m in cfg.metrics]
-    known_metrics = builtin_metrics | set(metric_names)
-    target_keys = set(ROLES) | set(team_keys)
-    for i, metric in enumerate(cfg.metrics):
-        path = f"metrics[{i}]"
-        if metric.name in metric_names[:i]:
-            problems.append((f"{path}.name", f"duplicate metric {metric.name!r}"))
-        if metric.source == "builtin" and metric.name not in builtin_metrics:
-            problems.append(
-                (
-                    f"{path}.name",
-                    f"{metric.name!r} is not a built-in metric; set source to "
-                    "'activities', 'deals' or 'ratio' to define a custom one",
-                )
-            )
-        if metric.source in ("activities", "deals") and metric.kind is None:
-            problems.append((f"{path}.kind", "a custom metric needs kind = 'input' or 'output'"))
-        if metric.source == "ratio":
-            for side in ("numerator", "denominator"):
-                ref = getattr(metric, side)
-                if ref is None:
-                    problems.append((f"{path}.{side}", "required for source = 'ratio'"))
-                elif ref not in known_metrics:
-                    problems.append((f"{path}.{side}", f"unknown metric {ref!r}"))
-        if (
-            metric.aggregation in ("sum", "avg")
-            and metric.source in ("activities", "deals")
-            and metric.value_field is None
-        ):
-            problems.append(
-                (f"{path}.value_field", f"required for aggregation = '{metric.aggregation}'")
-            )
-        for key in metric.targets:
-            if key not in target_keys:
-                problems.append(
-                    (f"{path}.targets.{key}", "not a role (rep, manager, exec, admin) or team key")
-                )
-    for i, person in enumerate(cfg.people):
-        for name in person.targets:
-            if name not in known_metrics:
-                problems.append((f"people[{i}].targets.{name}", f"unknown metric {name!r}"))
-    return problems

@@ -7,21 +7,34 @@ with its path in the file, e.g. ``metrics[3].targets.rep.daily: must be >= 0``.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from metrics.builtins import BUILTIN_METRIC_NAMES
 from metrics.config import (
+    NUMBER_MAX,
     ROLES,
+    EmailRef,
     MetricsConfig,
     Role,
     Strict,
     TimeZoneName,
-    metrics_problems,
 )
+from metrics.config_checks import metrics_problems
+from rhythms.config_salvage import salvage
+from rhythms.cron import CRON_FIELDS, check_fires
+from rhythms.rhythm_options import OPTIONS_BY_KIND
 
 RHYTHM_KINDS = (
     "daily_scoreboard",
@@ -41,7 +54,6 @@ RhythmKind = Literal[
     "game_plan",
     "alerts",
 ]
-_CRON_FIELDS = 5
 
 
 class ConfigError(Exception):
@@ -57,39 +69,39 @@ class ConfigError(Exception):
 class Audience(Strict):
     roles: tuple[Role, ...] = ()
     teams: tuple[str, ...] = ()
-    people: tuple[str, ...] = Field((), description="Emails")
+    people: tuple[EmailRef, ...] = Field((), description="Emails")
 
 
 class RhythmConfig(Strict):
     """One rhythm: what it is, when it runs, for whom, where it posts."""
 
     kind: RhythmKind | None = Field(None, description="Defaults to the table's key")
-    enabled: bool = True
+    enabled: StrictBool = True
     schedule: str = Field(
-        description="Cron: 'minute hour day month weekday', e.g. '30 17 * * mon-fri'"
+        description="Cron: 'minute hour day month weekday', e.g. '30 17 * * mon-fri' "
+        "(weekday numbers as in cron: 0 and 7 are Sunday)"
     )
     timezone: Literal["recipient"] | TimeZoneName = Field(
         "recipient", description="'recipient' runs in each person's own zone, or a fixed IANA zone"
     )
     audience: Audience = Audience()
     channel: str | None = None
-    working_days_only: bool = True
+    working_days_only: StrictBool = True
     grace_minutes: int = Field(120, ge=0, le=24 * 60)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Per kind: `rhythms.rhythm_options`"
+    )
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        parts = value.split()
-        if len(parts) != _CRON_FIELDS:
+        fields = len(value.split())
+        if fields != CRON_FIELDS:
             raise ValueError(
-                f"cron needs 5 fields 'minute hour day month weekday', "
-                f"got {len(parts)} in {value!r}"
+                f"cron needs 5 fields 'minute hour day month weekday', got {fields} in {value!r}"
             )
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
-            CronTrigger.from_crontab(value)
+            check_fires(value, dt.datetime.now(dt.UTC))
         except ValueError as exc:
             raise ValueError(f"bad cron {value!r}: {exc}") from exc
         return value
@@ -111,7 +123,7 @@ class AlertScope(Strict):
     level: Literal["person", "team", "org"] = "person"
     roles: tuple[Role, ...] = ()
     teams: tuple[str, ...] = ()
-    people: tuple[str, ...] = ()
+    people: tuple[EmailRef, ...] = ()
 
 
 class AlertRuleConfig(Strict):
@@ -119,11 +131,17 @@ class AlertRuleConfig(Strict):
     metric: str
     scope: AlertScope = AlertScope()
     condition: AlertCondition
-    value: float | None = Field(None, description="Threshold; meaning depends on condition")
+    value: float | None = Field(
+        None,
+        ge=0,
+        le=NUMBER_MAX,
+        allow_inf_nan=False,
+        description="Threshold; meaning depends on condition (a fraction for the *_pct ones)",
+    )
     by_time: dt.time | None = Field(None, description="For no_activity_by: local time of day")
     trailing_days: int = Field(14, ge=1, le=90)
     every_minutes: int = Field(30, ge=1, le=24 * 60)
-    working_hours_only: bool = True
+    working_hours_only: StrictBool = True
     severity: Literal["info", "warning", "critical"] = "warning"
     route: tuple[Route, ...] = ("manager",)
     grace_minutes: int = Field(0, ge=0)
@@ -131,9 +149,23 @@ class AlertRuleConfig(Strict):
     quiet_hours: tuple[dt.time, dt.time] | None = Field(
         None, description="[start, end] in the recipient's zone, e.g. ['19:00', '08:00']"
     )
-    group: bool = True
+    group: StrictBool = True
     escalate_after_red_days: int | None = Field(None, ge=1)
-    enabled: bool = True
+    enabled: StrictBool = True
+
+    @field_validator("value")
+    @classmethod
+    def _fraction(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """The *_pct conditions compare with a fraction (`rhythms.alert_rules`): 60 for 60%
+        would never clear (below pace) or never fire (a drop of more than 100%)."""
+        condition = info.data.get("condition")
+        if value is None:
+            return None
+        if condition == "below_pace_pct" and not 0 < value <= 1:
+            raise ValueError("a fraction of pace above 0 and at most 1: 0.6 means 60% of pace")
+        if condition == "drop_vs_trailing_pct" and not 0 < value < 1:
+            raise ValueError("a fraction between 0 and 1: 0.3 means 30% below the average")
+        return value
 
     @field_validator("route")
     @classmethod
@@ -143,6 +175,8 @@ class AlertRuleConfig(Strict):
                 raise ValueError(
                     f"unknown route {route!r}: use 'cro', 'manager', 'person' or 'channel:#name'"
                 )
+            if route.startswith("channel:") and not route.removeprefix("channel:").strip():
+                raise ValueError(f"route {route!r} names no channel: use 'channel:#name'")
         if not value:
             raise ValueError("at least one route is needed")
         return value
@@ -174,22 +208,67 @@ class OrgConfig(MetricsConfig):
 
 
 def config_problems(cfg: OrgConfig) -> list[tuple[str, str]]:
+    """Cross-reference checks pydantic cannot do field by field: (path, message) pairs."""
     problems = metrics_problems(cfg, BUILTIN_METRIC_NAMES)
+    problems += _rhythm_problems(cfg)
+    problems += _alert_problems(cfg)
+    if not any(p.role == "exec" for p in cfg.people) and cfg.people:
+        problems.append(
+            ("people", "no person has role 'exec': CRO digests and escalations need one")
+        )
+    if cfg.people and not any(p.role == "admin" for p in cfg.people):
+        problems.append(
+            ("people", "no person has role 'admin': delivery failures need someone to tell")
+        )
+    return problems
+
+
+def _rhythm_problems(cfg: OrgConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     team_keys = {t.key for t in cfg.teams}
     emails = {p.email for p in cfg.people}
-    metric_names = BUILTIN_METRIC_NAMES | {m.name for m in cfg.metrics}
     for name, rhythm in cfg.rhythms.items():
         path = f"rhythms.{name}"
         if rhythm.kind is None and name not in RHYTHM_KINDS:
             problems.append(
                 (f"{path}.kind", f"required: {name!r} is not one of {', '.join(RHYTHM_KINDS)}")
             )
+        else:
+            problems += _options_problems(cfg.rhythm_kind(name), rhythm.options, path)
         for j, team in enumerate(rhythm.audience.teams):
             if team not in team_keys:
                 problems.append((f"{path}.audience.teams[{j}]", f"unknown team {team!r}"))
         for j, email in enumerate(rhythm.audience.people):
-            if email.lower() not in emails:
+            if email not in emails:
                 problems.append((f"{path}.audience.people[{j}]", f"no person with email {email!r}"))
+    return problems
+
+
+def _options_problems(kind: str, options: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """`options` checked against the kind's model (`rhythms.rhythm_options`); the rhythms
+    read the dict itself, so this only refuses what they would misread."""
+    model = OPTIONS_BY_KIND[kind]
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = _message(err)
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(err["loc"][0]), list(model.model_fields), 1)
+                known = ", ".join(model.model_fields) or "none"
+                hint = f"did you mean {close[0]!r}?" if close else f"{kind} options: {known}"
+                message = f"unknown option ({hint})"
+            problems.append((f"{path}.options.{_loc_path(tuple(err['loc']))}", message))
+        return problems
+    return []
+
+
+def _alert_problems(cfg: OrgConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    team_keys = {t.key for t in cfg.teams}
+    emails = {p.email for p in cfg.people}
+    metric_names = BUILTIN_METRIC_NAMES | {m.name for m in cfg.metrics}
     rule_names: list[str] = []
     for i, rule in enumerate(cfg.alerts):
         path = f"alerts[{i}]"
@@ -201,14 +280,9 @@ def config_problems(cfg: OrgConfig) -> list[tuple[str, str]]:
         for j, team in enumerate(rule.scope.teams):
             if team not in team_keys:
                 problems.append((f"{path}.scope.teams[{j}]", f"unknown team {team!r}"))
-    if not any(p.role == "exec" for p in cfg.people) and cfg.people:
-        problems.append(
-            ("people", "no person has role 'exec': CRO digests and escalations need one")
-        )
-    if cfg.people and not any(p.role == "admin" for p in cfg.people):
-        problems.append(
-            ("people", "no person has role 'admin': delivery failures need someone to tell")
-        )
+        for j, email in enumerate(rule.scope.people):
+            if email not in emails:
+                problems.append((f"{path}.scope.people[{j}]", f"no person with email {email!r}"))
     return problems
 
 
@@ -233,15 +307,25 @@ def _message(err: Any) -> str:
         return "unknown key (check the spelling)"
     if err["type"] == "greater_than_equal":
         return f"must be >= {err['ctx']['ge']}"
+    if err["type"] == "less_than_equal":
+        return f"must be <= {err['ctx']['le']:g}"
     return msg[:1].lower() + msg[1:]
 
 
 def parse_org_config(data: dict[str, Any], source: str = "<config>") -> OrgConfig:
-    """Validate already-parsed TOML data; raise `ConfigError` with every problem found."""
+    """Validate already-parsed TOML data; raise `ConfigError` with every problem found.
+
+    When some fields are invalid, the cross-reference checks still run on the rest
+    (`rhythms.config_salvage`), so one run lists both kinds of problem."""
     try:
         cfg = OrgConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [(_loc_path(tuple(e["loc"])), _message(e)) for e in exc.errors()]
+        errors = exc.errors()
+        problems = [(_loc_path(tuple(e["loc"])), _message(e)) for e in errors]
+        salvaged = salvage(OrgConfig, data, errors)
+        if salvaged is not None:
+            rest, pruned = salvaged
+            problems += pruned.in_file(config_problems(rest), {path for path, _ in problems})
         raise ConfigError(source, problems) from None
     problems = config_problems(cfg)
     if problems:
@@ -252,7 +336,7 @@ def parse_org_config(data: dict[str, Any], source: str = "<config>") -> OrgConfi
 def load_org_config(path: Path | str) -> OrgConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM some editors write is not TOML
     except FileNotFoundError:
         raise ConfigError(
             str(path), [("", "file not found (set DRUMBEAT_CONFIG or pass a path)")]

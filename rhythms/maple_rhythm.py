@@ -43,10 +43,10 @@ from rhythms.maple_metrics import metrics_line
 from rhythms.models import Delivery, Reply
 from rhythms.outbox import enqueue
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext, configured_audience
+from rhythms.rhythm_options import parse_day_time
 from rhythms.schedule import _wall_trigger
 
 OPEN_ACTION = "maple_open"
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def prompt_payload(*, rhythm: str, week: str, name: str, due: str | None) -> dict[str, Any]:
@@ -98,18 +98,9 @@ def maple_prompt_spec() -> RhythmSpec:
     )
 
 
-def _parse_at(text: str) -> tuple[int, dt.time]:
-    """'mon 09:00' → (0, 09:00); ValueError with a clear message otherwise."""
-    try:
-        day, clock = text.strip().lower().split()
-        return DAYS.index(day[:3]), dt.time.fromisoformat(clock)
-    except ValueError as exc:
-        raise ValueError(f"{text!r}: use 'DAY HH:MM', e.g. 'mon 09:00'") from exc
-
-
 def _after(start: dt.datetime, spec: str) -> dt.datetime:
     """The first local time matching 'DAY HH:MM' strictly after `start` (aware local)."""
-    weekday, at = _parse_at(spec)
+    weekday, at = parse_day_time(spec)
     days = (weekday - start.weekday()) % 7
     candidate = dt.datetime.combine(start.date() + dt.timedelta(days=days), at, tzinfo=start.tzinfo)
     if candidate <= start:

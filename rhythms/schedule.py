@@ -2,10 +2,11 @@
 
 A rhythm's cron is read as *wall-clock* time in a zone ("30 17 * * mon-fri" is 17:30 on the
 clock on a Chicago rep's wall). We enumerate matching wall-clock times with APScheduler's
-`CronTrigger` evaluated on naive local times and only then attach the zone, so a DST change
-neither skips nor doubles a day: every matching local day yields exactly one instant. A
-wall time that does not exist (02:30 on the spring-forward night) fires at the instant the
-clock jumps past it; an ambiguous one (01:30 on fall-back night) fires at its first occurrence.
+`CronTrigger` (built by `rhythms.cron`, which reads weekday numbers as cron does) evaluated
+on naive local times and only then attach the zone, so a DST change neither skips nor
+doubles a day: every matching local day yields exactly one instant. A wall time that does
+not exist (02:30 on the spring-forward night) fires at the instant the clock jumps past it;
+an ambiguous one (01:30 on fall-back night) fires at its first occurrence.
 
 Period keys name one firing for one zone: ``daily_scoreboard:2026-11-23:America/Chicago``
 for a rhythm that fires at most once a day, ``alerts:2026-11-23T0930:America/Chicago``
@@ -22,6 +23,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+
+from rhythms.cron import cron_trigger
 
 _DST_MARGIN = dt.timedelta(hours=3)
 
@@ -40,8 +43,8 @@ class Firing:
 @lru_cache(maxsize=256)
 def _wall_trigger(expr: str) -> CronTrigger:
     # Evaluated in UTC on naive wall-clock times: UTC has no DST, so the cron arithmetic
-    # never meets a gap or an overlap.
-    return CronTrigger.from_crontab(expr, timezone=dt.UTC)
+    # never meets a gap or an overlap. Weekday numbers are cron's (0 = Sunday): `rhythms.cron`.
+    return cron_trigger(expr, timezone=dt.UTC)
 
 
 def fires_once_a_day(expr: str) -> bool:

@@ -20,8 +20,9 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import console, database_url, err_console, load_config_or_exit
-from bot.settings import CRM_SOURCES, Settings, secret_value
+from bot.settings import Settings, secret_value
 from metrics.clock import SystemClock
+from metrics.config import CRM_SOURCES
 from metrics.crm.csv_source import CsvConnector
 from metrics.crm.demo import DemoConnector
 from metrics.crm.demo_org import org_from_config
