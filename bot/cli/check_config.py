@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from bot.cli.common import console, print_config_error
 from bot.settings import Settings
-from rhythms.config import ConfigError, load_org_config
+from rhythms.config import ConfigError, OrgConfig, load_org_config
 
 
 def register(sub: Any) -> None:
@@ -47,8 +47,23 @@ def run(args: argparse.Namespace) -> int:
         f"{len(cfg.metrics)} metrics configured, {enabled}/{len(cfg.rhythms)} rhythms on, "
         f"{len(cfg.alerts)} alert rules"
     )
+    for warning in config_warnings(cfg):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if args.crm:
         from bot.cli.crm_check import report_unmatched_owners
 
         return report_unmatched_owners(settings, cfg)
     return 0
+
+
+def config_warnings(cfg: OrgConfig) -> list[str]:
+    """What is valid but probably not meant: a config that would send nothing to anyone."""
+    if not cfg.people:
+        return ["no people: every rhythm has no one to send to (add [[people]])"]
+    warnings = []
+    reps = [p for p in cfg.people if p.role == "rep"]
+    if not reps:
+        warnings.append("no reps: scoreboards and team targets are empty")
+    staffed = {p.team for p in reps}
+    warnings += [f"team {t.key!r} has no reps" for t in cfg.teams if t.key not in staffed and reps]
+    return warnings

@@ -53,3 +53,21 @@ def test_console_script_help() -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "check-config" in out and "migrate" in out
+
+
+def test_check_config_warns_about_a_config_that_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Valid but probably not meant: no people at all; a team nobody is on."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text('[org]\nname = "Acme"\n')
+    assert main(["check-config", str(empty)]) == 0
+    assert "warning: no people" in capsys.readouterr().out
+    lonely = tmp_path / "lonely.toml"
+    lonely.write_text(
+        EXAMPLE_CONFIG.read_text()
+        + '\n[[teams]]\nkey = "ghosts"\nname = "Ghosts"\nmanager = "maria.gonzalez@acme.example"\n'
+    )
+    assert main(["check-config", str(lonely)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: team 'ghosts' has no reps" in out and "warning: team 'sdr'" not in out
