@@ -247,9 +247,7 @@ def team_target(
         t = person_target(config, work, defn, on_team, first, last, memo)
         if t is not None:
             known.append(t)
-    if not known:
-        return None
-    return sum(known) if defn.additive else known[0]
+    return _group_of(defn, known)
 
 
 @dataclass(frozen=True)
@@ -317,6 +315,12 @@ def group_target_memo(
         t = person_target(config, work, defn, p, start, end, memo)
         if t is not None:
             known.append(t)
+    return _group_of(defn, known)
+
+
+def _group_of(defn: MetricDef, known: list[float]) -> float | None:
+    """A group's target from its members' (None: nobody has one): their sum for an
+    additive metric; for a ratio, the first member's (ratios do not add)."""
     if not known:
         return None
     return sum(known) if defn.additive else known[0]

@@ -347,10 +347,8 @@ def test_catalog_listing_is_valid() -> None:
     assert validate_blocks(blocks) == []
 
 
-def test_metric_cli_json_and_errors(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    import json as _json
-
-    from bot.cli import main
+def _cli_org(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example org in the database at `db_url`, which the CLI is pointed at."""
     from metrics.store import make_engine, make_session_factory
 
     engine = make_engine(db_url)
@@ -359,6 +357,14 @@ def test_metric_cli_json_and_errors(db_url: str, monkeypatch, capsys) -> None:  
     engine.dispose()
     monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
     monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+
+
+def test_metric_cli_json_and_errors(db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    from bot.cli import main
+
+    _cli_org(db_url, monkeypatch)
     assert (
         main(["metric", "calls", "--team", "sdr", "--period", "2026-11-23..2026-11-25", "--json"])
         == 0
@@ -392,14 +398,8 @@ def test_metric_cli_says_what_was_wrong_with_its_input(db_url: str, monkeypatch,
     """Bad input is a message and exit 2, never a traceback: text that looks like rich
     markup, dates off the calendar, empty --person/--team."""
     from bot.cli import main
-    from metrics.store import make_engine, make_session_factory
 
-    engine = make_engine(db_url)
-    with make_session_factory(engine)() as s:
-        _setup(s)
-    engine.dispose()
-    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
-    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    _cli_org(db_url, monkeypatch)
     for args, message in [
         (["[/]", "--org"], "I don't know a metric called `[/]`"),
         (["calls", "--org", "--period", "[/x]"], "unknown period '[/x]'"),
@@ -420,14 +420,8 @@ def test_metric_cli_names_people_and_teams_as_slack_does(db_url: str, monkeypatc
     import json as _json
 
     from bot.cli import main
-    from metrics.store import make_engine, make_session_factory
 
-    engine = make_engine(db_url)
-    with make_session_factory(engine)() as s:
-        _setup(s)
-    engine.dispose()
-    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", db_url)
-    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    _cli_org(db_url, monkeypatch)
     for who, subject in [
         (["--person", "@dana"], "Dana Ruiz"),
         (["--person", "Dana Ruiz"], "Dana Ruiz"),
