@@ -44,7 +44,12 @@ def sync_and_roll_up(
     with session_factory() as session, session.begin():
         apply_directory(session, config, today=today)
     report = sync_source(
-        connector, session_factory=session_factory, clock=clock, full=full, progress=progress
+        connector,
+        session_factory=session_factory,
+        clock=clock,
+        full=full,
+        progress=progress,
+        currencies=config.currency,
     )
     with session_factory() as session, session.begin():
         before = _mapping(session, connector.source)

@@ -179,7 +179,8 @@ def _sync_with_progress(
 def _print_summary(report: SyncReport) -> None:
     table = Table(title=f"sync {report.source}{' (full)' if report.full else ''}")
     table.add_column("object", no_wrap=True, min_width=10)
-    for column in ("new", "updated", "deleted", "unchanged", "problems", "no amount", "secs"):
+    columns = ("new", "updated", "deleted", "unchanged", "problems", "no amount", "no rate", "secs")
+    for column in columns:
         table.add_column(column, justify="right")
     for name, s in report.objects.items():
         table.add_row(
@@ -190,6 +191,7 @@ def _print_summary(report: SyncReport) -> None:
             f"{s.unchanged:,}",
             f"{s.problems:,}",
             f"{s.missing_amount:,}" if name == "deals" else "",
+            f"{s.no_rate:,}" if name == "deals" else "",  # currency without a rate: no revenue
             f"{s.seconds:.1f}",
         )
     console.print(table)

@@ -7,9 +7,11 @@ aliases in `COLUMNS` (the mapping is documented in docs/crm.md). A bad row is re
 
 Incremental: a file whose content (SHA-256) has not changed since the last sync is not
 read again. A changed file is re-read whole; rows keep their `modified_at` column if they
-have one, else the file's modification time, so the engine sees them as updated. Rows that
+have one, else the file's modification time; the store compares each row with what it
+holds (`compare_content`), so an edit that leaves those times alone still lands. Rows that
 disappear from a file are not deleted (set ``deleted`` to true instead). Naive timestamps
-are read in `timezone` (default UTC).
+are read in `timezone` (default UTC). Files must be UTF-8; `;`- or tab-separated files are
+recognised from their header line.
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ R = TypeVar("R")
 
 class CsvConnector:
     source = "csv"
+    # Rows are edited by hand, often without touching `modified_at` (or the file's mtime):
+    # the store compares stored values with each row instead of trusting modified times.
+    compare_content = True
 
     def __init__(
         self, folder: Path, *, default_currency: str | None = "USD", timezone: str = "UTC"
@@ -129,13 +134,21 @@ class CsvConnector:
         path = self.folder / f"{name}.csv"
         if not path.exists():
             return path, []
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            mapping = self._mapping(name, path, reader.fieldnames or [])
-            rows = []
-            for raw in reader:
-                row = {key: (raw.get(col) or "").strip() for key, col in mapping.items()}
-                rows.append((row, reader.line_num))
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                delimiter = _delimiter(handle.readline())
+                handle.seek(0)
+                reader = csv.DictReader(handle, delimiter=delimiter)
+                mapping = self._mapping(name, path, reader.fieldnames or [])
+                rows = []
+                for raw in reader:
+                    row = {key: (raw.get(col) or "").strip() for key, col in mapping.items()}
+                    rows.append((row, reader.line_num))
+        except UnicodeDecodeError as exc:
+            raise CrmConfigError(
+                f"{path.name} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+                f'{exc.start}): save it as UTF-8 ("CSV UTF-8" in Excel)'
+            ) from None
         return path, rows
 
     def _mapping(self, name: str, path: Path, headers: Sequence[str]) -> dict[str, str]:
@@ -178,9 +191,10 @@ class CsvConnector:
         for index, (row, line) in enumerate(rows):
             try:
                 records.append(convert(row, mtime))
-            except parse.BadValue as exc:
+            except Exception as exc:  # one bad row never sinks the file
+                reason = str(exc) if isinstance(exc, parse.BadValue) else _unexpected(exc)
                 problems.append(
-                    RecordProblem(name, str(exc), row.get("id") or None, f"{path.name}:{line}")
+                    RecordProblem(name, reason, row.get("id") or None, f"{path.name}:{line}")
                 )
             last = index == len(rows) - 1
             if len(records) >= PAGE or last:
@@ -210,6 +224,7 @@ class CsvConnector:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise parse.BadValue(f"{field} {value!r} is not an ISO 8601 date-time") from None
+        parse.check_year(moment, field, value)  # before converting zones (overflows)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.zone)
         return moment.astimezone(dt.UTC)
@@ -241,9 +256,13 @@ class CsvConnector:
         closed = status in ("won", "lost")
         if closed and closed_at is None:
             raise parse.BadValue(f"status {status} needs closed_at")
-        currency = row.get("currency") or None
-        if currency is not None and parse.currency(currency, None) is None:
-            raise parse.BadValue(f"currency {currency!r} is not a 3-letter code")
+        currency = parse.currency(row.get("currency") or None, None)
+        amount, named = parse.amount(row.get("amount"), "amount", currency)
+        if currency is None and named is not None:  # "€1.200,00" with no currency column
+            if named != "$":
+                currency = named
+            elif self.default_currency not in parse.DOLLARS:
+                raise parse.BadValue(f"amount {row.get('amount')!r}: which dollar? add currency")
         owner, _email = self._owner(row)
         return DealRecord(
             external_id=row["id"],
@@ -253,8 +272,8 @@ class CsvConnector:
             name=row.get("name") or None,
             pipeline=row.get("pipeline") or None,
             stage=row.get("stage") or status or None,
-            amount=parse.money(row.get("amount"), "amount"),
-            currency=parse.currency(currency, self.default_currency),
+            amount=amount,
+            currency=currency or self.default_currency,
             deal_type=parse.deal_type(row.get("deal_type")),
             lead_source=row.get("lead_source") or None,
             close_date=parse.day(row.get("close_date") or None, "close_date")
@@ -290,8 +309,20 @@ class CsvConnector:
             else None,
             outcome=outcome,
             direction=parse.direction(row.get("direction") or None),
-            duration_seconds=parse.integer(row.get("duration_seconds"), "duration_seconds"),
+            duration_seconds=parse.duration(row.get("duration_seconds"), "duration_seconds"),
             deal_external_id=row.get("deal_id") or None,
             subject=row.get("subject") or None,
             deleted=parse.flag(row.get("deleted")),
         )
+
+
+def _delimiter(header: str) -> str:
+    """`,` unless the header line is plainly split by `;` or tabs (European Excel exports
+    use `;` because `,` is their decimal mark)."""
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"unreadable row ({type(exc).__name__}: {str(exc)[:200]})"

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from metrics.clock import Clock
+from metrics.config import CurrencyConfig
 from metrics.crm import sanitize, store
 from metrics.crm.errors import CrmError
 from metrics.crm.records import OBJECTS, Connector, Cursor, ObjectName, Page
@@ -40,6 +41,9 @@ class ObjectStats:
     deleted: int = 0
     problems: int = 0
     missing_amount: int = 0
+    # deals with an amount whose currency cannot convert to the reporting currency (not a
+    # 3-letter code, or no configured rate): they drop out of revenue figures
+    no_rate: int = 0
     pages: int = 0
     seconds: float = 0.0
     problem_samples: list[str] = field(default_factory=list)
@@ -99,12 +103,34 @@ def save_cursor(
     session.add(row)
 
 
-def _store_page(session: Session, source: str, obj: ObjectName, page: Page[Any]) -> store.PageStats:
+def _store_page(
+    session: Session, source: str, obj: ObjectName, page: Page[Any], compare_content: bool
+) -> store.PageStats:
     if obj == "owners":
         return store.store_owners(session, source=source, records=page.records)
     if obj == "deals":
-        return store.store_deals(session, source=source, records=page.records)
-    return store.store_activities(session, source=source, records=page.records)
+        return store.store_deals(
+            session, source=source, records=page.records, compare_content=compare_content
+        )
+    return store.store_activities(
+        session, source=source, records=page.records, compare_content=compare_content
+    )
+
+
+def _no_rate(records: Sequence[Any], currencies: CurrencyConfig | None) -> int:
+    """Live deals with an amount whose currency has no rate (or is not a 3-letter code)."""
+    count = 0
+    for r in records:
+        if r.deleted or r.amount is None:
+            continue
+        code = r.currency
+        if code is None:
+            continue  # taken as the reporting currency
+        if not (len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+            count += 1
+        elif currencies is not None and code != currencies.reporting:
+            count += code not in currencies.rates
+    return count
 
 
 def _tune(session: Session) -> None:
@@ -131,8 +157,11 @@ def sync_source(
     objects: Sequence[ObjectName] = OBJECTS,
     progress: Progress | None = None,
     perf_counter: Callable[[], float] = time.perf_counter,
+    currencies: CurrencyConfig | None = None,
 ) -> SyncReport:
     """Sync `objects` of `connector`; `full` ignores stored cursors and re-reads everything.
+    With `currencies`, deals whose currency has no rate are counted (`no_rate`); without,
+    only currencies that are not 3-letter codes are.
 
     Returns the report (status ok or failed, with the error). CRM errors (API, config) end
     the run as failed without raising; anything else is recorded and re-raised.
@@ -149,7 +178,15 @@ def sync_source(
         for obj in objects:
             current = obj
             _sync_object(
-                connector, obj, session_factory, clock, full, report, progress, perf_counter
+                connector,
+                obj,
+                session_factory,
+                clock,
+                full,
+                report,
+                progress,
+                perf_counter,
+                currencies,
             )
         report.status = "ok"
     except Exception as exc:
@@ -178,8 +215,10 @@ def _sync_object(
     report: SyncReport,
     progress: Progress | None,
     perf_counter: Callable[[], float],
+    currencies: CurrencyConfig | None = None,
 ) -> None:
     source = connector.source
+    compare_content = bool(getattr(connector, "compare_content", False))
     stats = report.objects.setdefault(obj, ObjectStats())
     began = perf_counter()
     if full:
@@ -191,7 +230,7 @@ def _sync_object(
         page = sanitize.page(obj, raw_page)
         with session_factory() as session, session.begin():
             _tune(session)
-            page_stats = _store_page(session, source, obj, page)
+            page_stats = _store_page(session, source, obj, page, compare_content)
             save_cursor(session, source=source, obj=obj, cursor=page.cursor, now=clock.now())
         cursor = page.cursor
         stats.pages += 1
@@ -201,6 +240,8 @@ def _sync_object(
         stats.unchanged += page_stats.unchanged
         stats.deleted += page_stats.deleted
         stats.missing_amount += page_stats.missing_amount
+        if obj == "deals":
+            stats.no_rate += _no_rate(page.records, currencies)
         stats.problems += len(page.problems)
         for problem in page.problems:
             log.warning("%s: skipped %s", source, problem)

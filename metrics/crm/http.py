@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from metrics.crm.errors import CrmApiError
+from metrics.crm.errors import CrmApiError, CrmConfigError
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
@@ -91,8 +91,10 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        credential: str | None = None,
     ) -> None:
         self.name = name
+        self.credential = credential  # named in 401/403 errors: "check <credential>"
         self.retry = retry or RetryPolicy()
         self.usage = Usage()
         self._sleep = sleep
@@ -132,16 +134,18 @@ class ApiClient:
             for budget in budgets:
                 budget.acquire()
             self.usage.requests += 1
+            failure: str | None = None
             try:
                 response = self._client.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 self.usage.timeouts += 1
-                self._give_up_or_wait(attempt, where, f"timed out ({type(exc).__name__})", None)
-                continue
+                failure = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
-                self._give_up_or_wait(
-                    attempt, where, f"connection failed ({type(exc).__name__})", None
-                )
+                failure = f"connection failed ({type(exc).__name__})"
+            if failure is not None:
+                # Outside the except block: the transport exception (whose text can hold a
+                # header value, i.e. a token) is not chained to what we raise.
+                self._give_up_or_wait(attempt, where, failure, None)
                 continue
             status = response.status_code
             if status < 300:
@@ -158,7 +162,29 @@ class ApiClient:
                 self.usage.server_errors += 1
                 self._give_up_or_wait(attempt, where, f"HTTP {status}", _retry_after(response))
                 continue
-            raise CrmApiError(f"{where}: HTTP {status}: {_brief(response)}", status=status)
+            hint = ""
+            if status in (401, 403) and self.credential:
+                hint = f" (check {self.credential})"
+            raise CrmApiError(f"{where}: HTTP {status}: {_brief(response)}{hint}", status=status)
+
+    def json(self, response: httpx.Response) -> dict[str, Any]:
+        """The response's JSON object, or `CrmApiError` naming the endpoint and content type
+        (an HTML maintenance page, a truncated body, a bare list or null)."""
+        where = f"{self.name} {response.request.method} {response.request.url.path}"
+        ctype = response.headers.get("Content-Type") or "no content type"
+        try:
+            body = response.json()
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            raise CrmApiError(
+                f"{where}: HTTP {response.status_code} response is not valid JSON ({ctype})",
+                status=response.status_code,
+            ) from None
+        if not isinstance(body, dict):
+            raise CrmApiError(
+                f"{where}: expected a JSON object, got {type(body).__name__} ({ctype})",
+                status=response.status_code,
+            )
+        return body
 
     def _give_up_or_wait(
         self, attempt: int, where: str, reason: str, retry_after: float | None
@@ -173,6 +199,43 @@ class ApiClient:
         self.usage.retries += 1
         log.info("%s: %s; retrying in %.2fs (attempt %d)", where, reason, delay, attempt)
         self._sleep(delay)
+
+
+def json_list(body: dict[str, Any], key: str, where: str) -> list[Any]:
+    """`body[key]` as a list: missing or null is an empty list, anything else is an error."""
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CrmApiError(f"{where}: {key!r} is a {type(value).__name__}, expected a list")
+    return value
+
+
+class CursorGuard:
+    """Stops paging that would never end: a next-page cursor seen before."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._seen: set[str] = set()
+
+    def check(self, cursor: object) -> None:
+        key = str(cursor)
+        if key in self._seen:
+            raise CrmApiError(f"{self.where}: the next-page cursor repeated; paging would not end")
+        self._seen.add(key)
+
+
+def clean_token(value: str, what: str) -> str:
+    """A credential without surrounding whitespace; `CrmConfigError` (naming `what`, never the
+    value) when it holds characters no HTTP header can carry."""
+    token = value.strip()
+    if not token:
+        raise CrmConfigError(f"{what} is empty")
+    if not all(" " < ch < "\x7f" for ch in token):
+        raise CrmConfigError(
+            f"{what} contains a space, control or non-ASCII character; copy it again"
+        )
+    return token
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -2,11 +2,12 @@
 
 - owners: ``GET /crm/v3/owners`` paged by ``paging.next.after`` (active, then archived as
   inactive).
-- deals, calls, emails, meetings, tasks: ``POST /crm/v3/objects/{type}/search`` filtered
-  ``hs_lastmodifieddate GTE cursor`` and sorted ascending, paged by ``after``. A search stops
-  at 10,000 results, so after ``search_cap`` results the connector opens a new window from
-  the last modified time seen. Ties at the window edge are re-read; the engine skips them
-  as unchanged.
+- deals, calls, emails, meetings, tasks: ``POST /crm/v3/objects/{type}/search`` sorted by
+  ``hs_lastmodifieddate`` (one sort: HubSpot's limit), each page a new search
+  ``modified >= T`` from the newest time seen (`_search_pages`), so a record edited mid-run
+  moves later instead of shifting an offset past another one. The first search of a run
+  starts at the cursor minus the lookback; rows re-read are skipped by the engine as
+  unchanged.
 - deal stage history: ``POST /crm/v3/objects/deals/batch/read`` with
   ``propertiesWithHistory=dealstage`` for each page.
 - archived deals/engagements (search never returns them): ``GET /crm/v3/objects/{type}?
@@ -18,12 +19,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from metrics.crm import parse
-from metrics.crm.http import ApiClient, RateBudget, RetryPolicy
+from metrics.crm.errors import CrmApiError
+from metrics.crm.http import (
+    ApiClient,
+    CursorGuard,
+    RateBudget,
+    RetryPolicy,
+    clean_token,
+    json_list,
+)
 from metrics.crm.hubspot_records import (
     activity,
     archived_activity,
@@ -40,6 +50,8 @@ from metrics.crm.records import (
     Page,
     StageEntry,
 )
+
+log = logging.getLogger(__name__)
 
 DEAL_PROPS = [
     "dealname",
@@ -100,8 +112,9 @@ class HubSpotConnector:
         self.api = ApiClient(
             name="hubspot",
             base_url=base_url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {clean_token(token, 'the HubSpot token')}"},
             timeout=timeout,
+            credential="the HubSpot private app token and its scopes",
             retry=retry,
             sleep=sleep,
         )
@@ -119,13 +132,14 @@ class HubSpotConnector:
         latest = cursor
         for archived in (False, True):
             after: str | None = None
+            guard = CursorGuard("hubspot GET /crm/v3/owners")
             while True:
                 params: dict[str, Any] = {"limit": 100, "archived": str(archived).lower()}
                 if after:
                     params["after"] = after
                 body = self._get("/crm/v3/owners", params)
                 records, problems = [], []
-                for raw in body.get("results", []):
+                for raw in json_list(body, "results", "hubspot GET /crm/v3/owners"):
                     try:
                         record = owner(raw, archived)
                     except parse.BadValue as exc:
@@ -140,6 +154,7 @@ class HubSpotConnector:
                 after = _next_after(body)
                 if not after:
                     break
+                guard.check(after)
 
     # ---------------------------------------------------------------- deals
     def deals(self, cursor: Cursor) -> Iterator[Page[DealRecord]]:
@@ -167,7 +182,11 @@ class HubSpotConnector:
         stage = p.get("dealstage")
         if p.get("hs_is_closed") is None and stage in ("closedwon", "closedlost"):
             closed, won = True, stage == "closedwon"
-        close = parse.instant(p.get("closedate"), "closedate", required=False)
+        try:
+            close = parse.instant(p.get("closedate"), "closedate", required=False)
+        except parse.BadValue as exc:  # optional: keep the deal without a close date
+            log.warning("hubspot deal %s: %s; stored without it", raw.get("id"), exc)
+            close = None
         modified = parse.instant(
             p.get("hs_lastmodifieddate") or raw.get("updatedAt"), "hs_lastmodifieddate"
         )
@@ -208,7 +227,7 @@ class HubSpotConnector:
                 },
                 search=False,
             )
-            for result in body.get("results", []):
+            for result in json_list(body, "results", "hubspot POST deals/batch/read"):
                 entries = []
                 for version in (result.get("propertiesWithHistory") or {}).get("dealstage", []):
                     try:
@@ -243,47 +262,59 @@ class HubSpotConnector:
     def _search_pages(
         self, object_type: str, props: tuple[str, ...] | list[str], position: dict[str, Any]
     ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+        """Each page a new search from the newest modified time seen, sorted by it (HubSpot
+        takes one sort): `after` is an offset, so paging by it skips a row whenever one is
+        edited mid-run (the edit moves it to the end); restarting from the last time seen
+        means an edit can only move a row later, never past the reader. Rows at that time
+        are read again (the engine skips them as unchanged). Only a page that ends where it
+        began (more rows share one time than a page holds) pages on by offset, up to the
+        10,000-result cap; an empty page that still offers a next one is followed."""
+        path = f"/crm/v3/objects/{object_type}/search"
         since_ms: int | None = position.get("ms")
         if since_ms is not None:
             since_ms -= int(self.lookback.total_seconds() * 1000)
         pos = dict(position)
+        after = 0
+        guard = CursorGuard(f"hubspot POST {path}")
         while True:
-            window_start, after, window_rows = since_ms, 0, 0
-            while True:
-                body: dict[str, Any] = {
-                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                    "properties": list(props),
-                    "limit": self.page_size,
-                    "after": str(after),
-                }
-                if since_ms is not None:
-                    body["filterGroups"] = [
-                        {
-                            "filters": [
-                                {
-                                    "propertyName": "hs_lastmodifieddate",
-                                    "operator": "GTE",
-                                    "value": str(since_ms),
-                                }
-                            ]
-                        }
-                    ]
-                data = self._post(f"/crm/v3/objects/{object_type}/search", body, search=True)
-                results = list(data.get("results", []))
-                window_rows += len(results)
-                for raw in results:
-                    ms = _modified_ms(raw)
-                    if ms is not None and ms >= pos.get("ms", -1):
-                        pos = {"ms": ms, "id": str(raw.get("id"))}
-                yield results, dict(pos)
-                nxt = _next_after(data)
-                if not nxt or not results:
-                    return
-                after = int(nxt)
-                if after + self.page_size > self.search_cap:
-                    break  # the 10,000-result cap: open a new window from here
-            since_ms = pos.get("ms")
-            if since_ms is None or since_ms == window_start:
+            body: dict[str, Any] = {
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": list(props),
+                "limit": self.page_size,
+                "after": str(after),
+            }
+            if since_ms is not None:
+                body["filterGroups"] = [
+                    {
+                        "filters": [
+                            {
+                                "propertyName": "hs_lastmodifieddate",
+                                "operator": "GTE",
+                                "value": str(since_ms),
+                            }
+                        ]
+                    }
+                ]
+            data = self._post(path, body, search=True)
+            results = json_list(data, "results", f"hubspot POST {path}")
+            newest = since_ms
+            for raw in results:
+                ms = _modified_ms(raw) if isinstance(raw, dict) else None
+                if ms is None:
+                    continue
+                newest = ms if newest is None else max(newest, ms)
+                if ms >= pos.get("ms", -1):
+                    pos = {"ms": ms, "id": str(raw.get("id"))}
+            yield results, dict(pos)
+            nxt = _next_after(data)
+            if not nxt:
+                return
+            guard.check((since_ms, nxt))
+            if results and newest != since_ms:
+                since_ms, after = newest, 0  # a new search from the newest time seen
+                continue
+            after = int(nxt)  # an empty page, or one time fills pages: page on by offset
+            if after + self.page_size > self.search_cap:
                 raise_cap(object_type, self.search_cap)
 
     def _archived(
@@ -298,6 +329,7 @@ class HubSpotConnector:
         since = int(state.get(key) or 0)
         newest = since
         after: str | None = None
+        guard = CursorGuard(f"hubspot GET /crm/v3/objects/{object_type}?archived")
         while True:
             params: dict[str, Any] = {
                 "archived": "true",
@@ -308,7 +340,7 @@ class HubSpotConnector:
                 params["after"] = after
             body = self._get(f"/crm/v3/objects/{object_type}", params)
             records, problems = [], []
-            for raw in body.get("results", []):
+            for raw in json_list(body, "results", f"hubspot GET {object_type}?archived"):
                 try:
                     archived_at = parse.instant(raw.get("archivedAt"), "archivedAt")
                     assert archived_at is not None
@@ -319,7 +351,9 @@ class HubSpotConnector:
                 except (parse.BadValue, KeyError, TypeError) as exc:
                     problems.append(problem(object_type, raw, exc, f"GET {object_type}?archived"))
             after = _next_after(body)
-            if not after:
+            if after:
+                guard.check(after)
+            else:
                 state[key] = newest
             yield Page(records, _cursor(state.get(object_type) or {}, state), problems)
             if not after:
@@ -328,25 +362,19 @@ class HubSpotConnector:
     # ---------------------------------------------------------------- HTTP
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         response = self.api.request("GET", path, params=params, budgets=(self._ten_second,))
-        return _json(response.json())
+        return self.api.json(response)
 
     def _post(self, path: str, body: dict[str, Any], *, search: bool) -> dict[str, Any]:
         budgets = (self._search,) if search else (self._ten_second,)
         response = self.api.request("POST", path, json=body, budgets=budgets)
-        return _json(response.json())
+        return self.api.json(response)
 
 
 def raise_cap(object_type: str, cap: int) -> None:
-    from metrics.crm.errors import CrmApiError
-
     raise CrmApiError(
         f"hubspot {object_type}: more than {cap} records share one hs_lastmodifieddate; "
         "the search endpoint cannot page past them"
     )
-
-
-def _json(body: Any) -> dict[str, Any]:
-    return body if isinstance(body, dict) else {}
 
 
 def _position(value: Any, cursor: Cursor | None) -> dict[str, Any]:

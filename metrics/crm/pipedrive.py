@@ -15,14 +15,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from metrics.crm import parse
-from metrics.crm.http import ApiClient, RateBudget, RetryPolicy
+from metrics.crm.http import ApiClient, CursorGuard, RateBudget, RetryPolicy, clean_token, json_list
 from metrics.crm.records import ActivityRecord, Cursor, DealRecord, OwnerRecord, Page, RecordProblem
 
+log = logging.getLogger(__name__)
 KINDS = {"call": "call", "meeting": "meeting", "email": "email"}
 
 
@@ -48,8 +50,9 @@ class PipedriveConnector:
         self.api = ApiClient(
             name="pipedrive",
             base_url=base_url,
-            headers={"x-api-token": token},
+            headers={"x-api-token": clean_token(token, "the Pipedrive API token")},
             timeout=timeout,
+            credential="the Pipedrive API token",
             retry=retry,
             sleep=sleep,
         )
@@ -64,15 +67,14 @@ class PipedriveConnector:
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.api.request("GET", path, params=params, budgets=(self._burst,))
-        body = response.json()
-        return body if isinstance(body, dict) else {}
+        return self.api.json(response)
 
     # ---------------------------------------------------------------- objects
     def owners(self, cursor: Cursor) -> Iterator[Page[OwnerRecord]]:
         body = self._get("/v1/users")
         records, problems = [], []
         latest = cursor
-        for raw in body.get("data") or []:
+        for raw in json_list(body, "data", "pipedrive GET /v1/users"):
             try:
                 modified = parse.instant(raw.get("modified"), "modified", required=False)
                 owner = OwnerRecord(
@@ -125,9 +127,12 @@ class PipedriveConnector:
         if cursor.modified_at is not None:
             params["updated_since"] = cursor.modified_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         position = cursor
+        guard = CursorGuard(f"pipedrive GET {path}")
         while True:
             body = self._get(path, params)
-            rows = [r for r in body.get("data") or [] if isinstance(r, dict)]
+            rows = [
+                r for r in json_list(body, "data", f"pipedrive GET {path}") if isinstance(r, dict)
+            ]
             for raw in rows:
                 try:
                     at = parse.instant(raw.get("update_time"), "update_time")
@@ -137,8 +142,9 @@ class PipedriveConnector:
                     position = Cursor(at, str(raw.get("id")), cursor.state)
             yield rows, position
             nxt = (body.get("additional_data") or {}).get("next_cursor")
-            if not nxt or not rows:
-                return
+            if not nxt:
+                return  # an empty page with a next cursor is followed, not taken as the end
+            guard.check(nxt)
             params["cursor"] = nxt
 
     def _stage_names(self) -> dict[str, str]:
@@ -162,7 +168,11 @@ class PipedriveConnector:
             "close_time",
             required=False,
         )
-        expected = parse.day(raw.get("expected_close_date"), "expected_close_date")
+        try:
+            expected = parse.day(raw.get("expected_close_date"), "expected_close_date")
+        except parse.BadValue as exc:  # optional ("0000-00-00"): keep the deal without it
+            log.warning("pipedrive deal %s: %s; stored without it", raw.get("id"), exc)
+            expected = None
         stage_id = raw.get("stage_id")
         return DealRecord(
             external_id=str(raw["id"]),
@@ -201,6 +211,20 @@ def _problem(obj: str, raw: Any, exc: Exception, where: str) -> RecordProblem:
     )
 
 
+def _duration(value: Any, ident: Any) -> int | None:
+    """Seconds from Pipedrive's "HH:MM"; an unreadable duration is missing (None)."""
+    if not isinstance(value, str) or ":" not in value:
+        return None
+    hours, _, minutes = value.partition(":")
+    try:
+        return int(hours or 0) * 3600 + int(minutes[:2] or 0) * 60
+    except ValueError:
+        log.warning(
+            "pipedrive activity %s: duration %r unreadable; stored without it", ident, value[:20]
+        )
+        return None
+
+
 def _activity(raw: dict[str, Any]) -> ActivityRecord:
     kind = KINDS.get(str(raw.get("type") or "").lower(), "task")
     added = parse.instant(raw.get("add_time"), "add_time")
@@ -217,10 +241,7 @@ def _activity(raw: dict[str, Any]) -> ActivityRecord:
         or added
     )
     done = parse.flag(raw.get("done"))
-    duration = None
-    if isinstance(raw.get("duration"), str) and ":" in raw["duration"]:
-        hours, _, minutes = raw["duration"].partition(":")
-        duration = int(hours or 0) * 3600 + int(minutes[:2] or 0) * 60
+    duration = _duration(raw.get("duration"), raw.get("id"))
     return ActivityRecord(
         external_id=str(raw["id"]),
         kind=kind,

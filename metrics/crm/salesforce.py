@@ -22,7 +22,7 @@ from typing import Any
 
 from metrics.crm import parse
 from metrics.crm.errors import CrmApiError
-from metrics.crm.http import ApiClient, RetryPolicy
+from metrics.crm.http import ApiClient, CursorGuard, RetryPolicy, clean_token, json_list
 from metrics.crm.records import (
     ActivityRecord,
     Cursor,
@@ -73,9 +73,9 @@ class SalesforceConnector:
         self.token_url = token_url
         self._credentials = {
             "grant_type": "refresh_token",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "refresh_token": refresh_token,
+            "client_id": clean_token(client_id, "the Salesforce client id"),
+            "client_secret": clean_token(client_secret, "the Salesforce client secret"),
+            "refresh_token": clean_token(refresh_token, "the Salesforce refresh token"),
         }
         self.batch_size = batch_size
         self.multi_currency = multi_currency
@@ -87,8 +87,9 @@ class SalesforceConnector:
             timeout=timeout,
             retry=retry,
             sleep=sleep,
+            credential="the Salesforce refresh token, client id/secret and user permissions",
         )
-        self._token = access_token
+        self._token = access_token.strip() if access_token else None
 
     def usage(self) -> dict[str, Any]:
         return self.api.usage.as_dict()
@@ -99,8 +100,7 @@ class SalesforceConnector:
     # ---------------------------------------------------------------- auth + query
     def _refresh(self) -> bool:
         response = self.api.request("POST", self.token_url, data=self._credentials)
-        body = response.json()
-        token = body.get("access_token") if isinstance(body, dict) else None
+        token = self.api.json(response).get("access_token")
         if not token:
             raise CrmApiError("salesforce token refresh returned no access_token")
         self._token = str(token)
@@ -116,17 +116,19 @@ class SalesforceConnector:
         if info.startswith("api-usage="):
             used, _, limit = info.split("=", 1)[1].partition("/")
             self.api.usage.extra["daily_api_usage"] = {"used": int(used), "limit": int(limit)}
-        body = response.json()
-        return body if isinstance(body, dict) else {}
+        return self.api.json(response)
 
     def _query(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, Any]]]:
         resource = "queryAll" if include_deleted else "query"
-        body = self._get(f"/services/data/{self.version}/{resource}", {"q": soql})
+        path = f"/services/data/{self.version}/{resource}"
+        body = self._get(path, {"q": soql})
+        guard = CursorGuard(f"salesforce GET {path} (nextRecordsUrl)")
         while True:
-            yield list(body.get("records", []))
+            yield list(json_list(body, "records", f"salesforce GET {path}"))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 return
+            guard.check(next_url)
             body = self._get(str(next_url))
 
     def _incremental(
@@ -141,9 +143,18 @@ class SalesforceConnector:
         soql = f"SELECT {fields} FROM {obj}{where} ORDER BY SystemModstamp, Id"
         pos = dict(position)
         for records in self._query(soql, include_deleted=include_deleted):
-            if records:
-                last = records[-1]
-                pos = {"ts": _soql_ts(last.get("SystemModstamp")), "id": last.get("Id")}
+            # The last row with a usable SystemModstamp and Id; rows without one are
+            # reported as problems by the caller and must not stop the batch.
+            for last in reversed(records):
+                if not isinstance(last, dict):
+                    continue
+                try:
+                    ts = _soql_ts(last.get("SystemModstamp"))
+                    _soql_id(str(last.get("Id") or ""))
+                except (parse.BadValue, CrmApiError):
+                    continue
+                pos = {"ts": ts, "id": last.get("Id")}
+                break
             yield records, dict(pos)
 
     # ---------------------------------------------------------------- objects

@@ -4,16 +4,25 @@ PostgreSQL refuses NUL characters in text and strings longer than their column; 
 would fail the whole page (and so the sync) for one bad record. Here, per record: NULs are
 removed from every string; an identifier (the record's id, its owner's or deal's id) longer
 than its column makes the record a `RecordProblem` (cutting it could merge two records);
-free text longer than its column is cut to fit.
+free text longer than its column is cut to fit. Lone UTF-16 surrogates (from a bad JSON
+escape such as ``"Jos\\ud83d"``) cannot be encoded for the database: each becomes U+FFFD.
+
+Values the store cannot hold make the record a `RecordProblem` too, whichever connector
+produced them: naive or implausible times (outside `parse.FIRST_YEAR`..`LAST_YEAR`), a
+duration outside 0..7 days. `page` turns any unexpected error on one record into a problem
+naming the record and the error class, so one odd record never stops a sync.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import String
 
+from metrics.crm import parse
 from metrics.crm.records import Page, RecordProblem, StageEntry
 from metrics.models import Activity, CrmUser, Deal, DealStageChange
 
@@ -28,13 +37,48 @@ def _limit(model: Any, name: str) -> int | None:
     return column.type.length
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(value: Any) -> Any:
-    return value.replace("\x00", "") if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def _value_problem(rec: Any) -> str | None:
+    """Why the store could not hold `rec`'s times or duration, or None."""
+    for f in dataclasses.fields(rec):
+        value = getattr(rec, f.name)
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                return f"{f.name} {value.isoformat()} has no time zone"
+            if not parse.FIRST_YEAR <= value.year <= parse.LAST_YEAR:
+                return (
+                    f"{f.name} {value.isoformat()} is outside {parse.FIRST_YEAR}-{parse.LAST_YEAR}"
+                )
+        elif isinstance(value, dt.date) and not parse.FIRST_YEAR <= value.year <= parse.LAST_YEAR:
+            return f"{f.name} {value.isoformat()} is outside {parse.FIRST_YEAR}-{parse.LAST_YEAR}"
+    seconds = getattr(rec, "duration_seconds", None)
+    if seconds is not None and not 0 <= seconds <= parse.MAX_DURATION_SECONDS:
+        return f"duration_seconds {seconds} is not a plausible duration (0 to 7 days)"
+    for entry in getattr(rec, "stage_history", None) or ():
+        if entry.entered_at.tzinfo is None or not (
+            parse.FIRST_YEAR <= entry.entered_at.year <= parse.LAST_YEAR
+        ):
+            return f"stage history time {entry.entered_at.isoformat()} is not usable"
+    return None
 
 
 def record(obj: str, rec: Any) -> Any:
     """The record made storable, or a `RecordProblem` saying why it cannot be."""
     model = MODELS[obj]
+    reason = _value_problem(rec)
+    if reason is not None:
+        return RecordProblem(obj, reason, _clean(rec.external_id)[:128])
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(rec):
         value = _clean(getattr(rec, f.name))
@@ -64,6 +108,13 @@ def page(obj: str, batch: Page[Any]) -> Page[Any]:
     records: list[Any] = []
     problems = list(batch.problems)
     for rec in batch.records:
-        result = record(obj, rec)
+        try:
+            result = record(obj, rec)
+        except Exception as exc:  # a safety net: report the record, keep the page
+            ident = getattr(rec, "external_id", None)
+            reason = f"unusable record ({type(exc).__name__}: {str(exc)[:200]})"
+            result = RecordProblem(
+                obj, reason, _clean(ident)[:128] if isinstance(ident, str) else None
+            )
         (problems if isinstance(result, RecordProblem) else records).append(result)
     return dataclasses.replace(batch, records=records, problems=problems)

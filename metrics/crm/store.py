@@ -5,6 +5,11 @@ the per-page transaction). Existing rows are read in bulk first so that every (o
 day) an insert, update or delete touches - old and new values of `occurred_at`,
 `booked_at`, `created_at`, `closed_at` - is marked in `rollup_dirty`, and records whose
 `modified_at` and `deleted` did not change are skipped as unchanged.
+
+A stored record is only replaced by one modified at the same time or later (an older
+version arriving late is skipped as unchanged), or by a delete. With `compare_content`
+(sources edited by hand, such as CSV, whose modified times cannot be trusted) the stored
+values are compared instead: any difference replaces the row, none leaves it unchanged.
 """
 
 from __future__ import annotations
@@ -68,8 +73,37 @@ def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -
 
 
 def _dedupe(records: Iterable[T], key: Any) -> list[T]:
-    """Last one wins for repeated external ids within one page."""
-    return list({key(r): r for r in records}.values())
+    """For repeated external ids within one page the newest `modified_at` wins (the last
+    one among equals)."""
+    kept: dict[Any, T] = {}
+    for r in records:
+        k = key(r)
+        old = kept.get(k)
+        if old is None or not _older(r, old):
+            kept[k] = r
+    return list(kept.values())
+
+
+def _older(new: Any, old: Any) -> bool:
+    """True if `new` carries an older modified time than `old` (which it must not replace)."""
+    a, b = getattr(new, "modified_at", None), getattr(old, "modified_at", None)
+    return a is not None and b is not None and a < b
+
+
+def _skip(
+    old: Any, r: Any, compare_content: bool, content: tuple[str, ...], owner: int | None
+) -> bool:
+    """Whether record `r` (owned by crm_users id `owner`) leaves the stored row `old` as it
+    is (see the module docstring)."""
+    if old is None:
+        return bool(r.deleted)
+    if r.deleted and not old.deleted:
+        return False
+    if compare_content:
+        return bool(old.deleted == r.deleted and _same(old, r, content, owner))
+    if old.deleted == r.deleted and old.modified_at == r.modified_at:
+        return True
+    return _older(r, old)
 
 
 def mark_dirty(session: Session, pairs: set[tuple[int, dt.date]]) -> None:
@@ -171,7 +205,11 @@ def _existing(
 
 
 def store_activities(
-    session: Session, *, source: str, records: Sequence[ActivityRecord]
+    session: Session,
+    *,
+    source: str,
+    records: Sequence[ActivityRecord],
+    compare_content: bool = False,
 ) -> PageStats:
     stats = PageStats()
     records = _dedupe(records, lambda r: r.external_id)
@@ -180,7 +218,8 @@ def store_activities(
         Activity,
         source,
         [r.external_id for r in records],
-        ("owner_id", "occurred_at", "booked_at", "modified_at", "deleted"),
+        ("owner_id", "occurred_at", "booked_at", "modified_at", "deleted")
+        + (ACTIVITY_CONTENT if compare_content else ()),
     )
     owners = owner_ids(
         session, source=source, external_ids={r.owner_external_id or "" for r in records}
@@ -192,13 +231,10 @@ def store_activities(
     dirty: set[tuple[int, dt.date]] = set()
     for r in records:
         old = existing.get(r.external_id)
-        if old is None and r.deleted:
-            stats.unchanged += 1
-            continue
-        if old is not None and old.modified_at == r.modified_at and old.deleted == r.deleted:
-            stats.unchanged += 1
-            continue
         owner = owners.get(r.owner_external_id) if r.owner_external_id else None
+        if _skip(old, r, compare_content, ACTIVITY_CONTENT, owner):
+            stats.unchanged += 1
+            continue
         if old is not None:
             dirty |= _days(old.owner_id, old.occurred_at, old.booked_at)
         if owner is not None:
@@ -231,6 +267,37 @@ def store_activities(
     _fast_upsert(session, "activities", ACTIVITY_COLUMNS, rows, ("source", "external_id"))
     mark_dirty(session, dirty)
     return stats
+
+
+ACTIVITY_CONTENT = (
+    "kind",
+    "outcome",
+    "direction",
+    "duration_seconds",
+    "deal_external_id",
+    "subject",
+)
+DEAL_CONTENT = (
+    "name",
+    "pipeline",
+    "amount",
+    "currency",
+    "deal_type",
+    "lead_source",
+    "close_date",
+    "is_closed",
+    "is_won",
+)
+# Compared with content too: these are read for the dirty marks anyway.
+_TIMES = ("occurred_at", "booked_at", "created_at", "closed_at", "stage", "modified_at")
+
+
+def _same(old: Any, r: Any, content: tuple[str, ...], owner: int | None) -> bool:
+    """Whether the stored row `old` holds the record's values (owner by crm_users id)."""
+    if old.owner_id != owner:
+        return False
+    names = content + tuple(n for n in _TIMES if hasattr(old, n))
+    return all(getattr(old, n) == getattr(r, n) for n in names)
 
 
 ACTIVITY_COLUMNS = (
@@ -297,7 +364,13 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def store_deals(session: Session, *, source: str, records: Sequence[DealRecord]) -> PageStats:
+def store_deals(
+    session: Session,
+    *,
+    source: str,
+    records: Sequence[DealRecord],
+    compare_content: bool = False,
+) -> PageStats:
     stats = PageStats()
     records = _dedupe(records, lambda r: r.external_id)
     existing = _existing(
@@ -305,7 +378,8 @@ def store_deals(session: Session, *, source: str, records: Sequence[DealRecord])
         Deal,
         source,
         [r.external_id for r in records],
-        ("owner_id", "created_at", "closed_at", "modified_at", "deleted", "stage"),
+        ("owner_id", "created_at", "closed_at", "modified_at", "deleted", "stage")
+        + (DEAL_CONTENT if compare_content else ()),
     )
     owners = owner_ids(
         session, source=source, external_ids={r.owner_external_id or "" for r in records}
@@ -315,12 +389,10 @@ def store_deals(session: Session, *, source: str, records: Sequence[DealRecord])
     dirty: set[tuple[int, dt.date]] = set()
     for r in records:
         old = existing.get(r.external_id)
-        if (old is None and r.deleted) or (
-            old is not None and old.modified_at == r.modified_at and old.deleted == r.deleted
-        ):
+        owner = owners.get(r.owner_external_id) if r.owner_external_id else None
+        if _skip(old, r, compare_content, DEAL_CONTENT, owner):
             stats.unchanged += 1
             continue
-        owner = owners.get(r.owner_external_id) if r.owner_external_id else None
         if old is not None:
             dirty |= _days(old.owner_id, old.created_at, old.closed_at)
         dirty |= _days(owner, r.created_at, r.closed_at)

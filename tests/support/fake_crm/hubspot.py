@@ -197,6 +197,16 @@ class FakeHubSpot(FakeServer):
                     "category": "VALIDATION_ERROR",
                 },
             )
+        if len(body.get("sorts") or []) > 1:  # HubSpot applies one sorting rule per search
+            return (
+                400,
+                {},
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": "Only one sort is allowed per search",
+                },
+            )
         if after >= self.search_cap:
             return (
                 400,
@@ -207,14 +217,10 @@ class FakeHubSpot(FakeServer):
                     "message": f"Cannot page beyond {self.search_cap} results",
                 },
             )
-        since = None
-        for group in body.get("filterGroups", []):
-            for f in group.get("filters", []):
-                if f["propertyName"] == "hs_lastmodifieddate" and f["operator"] == "GTE":
-                    since = int(f["value"])
         rows = [r for r in self.objects[kind].values() if not r["archived"]]
-        if since is not None:
-            rows = [r for r in rows if r["_mod"].timestamp() * 1000 >= since]
+        groups = body.get("filterGroups") or []
+        if groups:  # filters AND within a group, groups OR (as HubSpot's search does)
+            rows = [r for r in rows if any(_matches(r, g.get("filters", [])) for g in groups)]
         rows.sort(key=lambda r: (r["_mod"], int(r["id"])))
         page = rows[after : after + limit]
         out: dict[str, Any] = {
@@ -243,3 +249,18 @@ class FakeHubSpot(FakeServer):
                 }
             )
         return 200, {}, {"status": "COMPLETE", "results": results}
+
+
+def _matches(row: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
+    for f in filters:
+        if f["propertyName"] == "hs_lastmodifieddate":
+            have = int(row["_mod"].timestamp() * 1000)
+        elif f["propertyName"] == "hs_object_id":
+            have = int(row["id"])
+        else:
+            raise ValueError(f"the fake cannot filter on {f['propertyName']}")
+        want = int(f["value"])
+        ok = {"GTE": have >= want, "GT": have > want, "EQ": have == want, "LT": have < want}
+        if not ok[f["operator"]]:
+            return False
+    return True
