@@ -53,23 +53,24 @@ def _value_problem(rec: Any) -> str | None:
     """Why the store could not hold `rec`'s times or duration, or None."""
     for f in dataclasses.fields(rec):
         value = getattr(rec, f.name)
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                return f"{f.name} {value.isoformat()} has no time zone"
-            if not parse.FIRST_YEAR <= value.year <= parse.LAST_YEAR:
-                return (
-                    f"{f.name} {value.isoformat()} is outside {parse.FIRST_YEAR}-{parse.LAST_YEAR}"
-                )
-        elif isinstance(value, dt.date) and not parse.FIRST_YEAR <= value.year <= parse.LAST_YEAR:
-            return f"{f.name} {value.isoformat()} is outside {parse.FIRST_YEAR}-{parse.LAST_YEAR}"
+        if isinstance(value, dt.date) and (reason := _time_problem(f.name, value)):
+            return reason
     seconds = getattr(rec, "duration_seconds", None)
     if seconds is not None and not 0 <= seconds <= parse.MAX_DURATION_SECONDS:
         return f"duration_seconds {seconds} is not a plausible duration (0 to 7 days)"
     for entry in getattr(rec, "stage_history", None) or ():
-        if entry.entered_at.tzinfo is None or not (
-            parse.FIRST_YEAR <= entry.entered_at.year <= parse.LAST_YEAR
-        ):
-            return f"stage history time {entry.entered_at.isoformat()} is not usable"
+        if reason := _time_problem("stage history time", entry.entered_at):
+            return reason
+    return None
+
+
+def _time_problem(name: str, value: dt.date) -> str | None:
+    """Why a day or instant cannot be stored: a time without a zone, or a year outside
+    `parse.FIRST_YEAR`..`LAST_YEAR`."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return f"{name} {value.isoformat()} has no time zone"
+    if not parse.FIRST_YEAR <= value.year <= parse.LAST_YEAR:
+        return f"{name} {value.isoformat()} is outside {parse.FIRST_YEAR}-{parse.LAST_YEAR}"
     return None
 
 
