@@ -1,4 +1,4 @@
-"""Rollups computed inside the database: one INSERT … SELECT … GROUP BY per record kind.
+"""Rollups computed inside the database: INSERT … SELECT … GROUP BY over the records.
 
 The catalog's bases are Python callables over a few fields of a record (kind, outcome,
 direction; amount and currency ...). Most records share a handful of distinct field values
@@ -15,16 +15,18 @@ direction; amount and currency ...). Most records share a handful of distinct fi
    number for SQLite's GROUP BY to carry); the local day is a SQL expression
    (`rollup_zones.local_day_sql`); a person's team on a day comes from the same group row
    or, for people who moved, from a temp table of team pieces.
-3. ``SELECT person, metric, local day, SUM(value) … GROUP BY 1, 2, 3 HAVING SUM(value) <> 0``
+3. ``SELECT person, metric, local day, SUM(value) … GROUP BY … HAVING SUM(value) <> 0``
    joins records, owners and contributions (NULL-safe: ``IS`` on SQLite; a text key of the row
-   on PostgreSQL, so the join can hash).
+   on PostgreSQL, so the join can hash). On SQLite every kind goes into one such statement
+   (`SqlRollups.merged`: one sort, rows in primary-key order); on PostgreSQL one per kind.
 
 The helper tables (signatures, owners, team pieces) are temp tables on SQLite and unlogged
 regular tables named per backend on PostgreSQL, where a scan of a temp table cannot run in a
 parallel worker; either way they live only inside the caller's transaction.
 
-`SqlRollups.aggregate` returns that SELECT for the whole table; the full rebuild inserts it
-into the new `metric_daily` on SQLite, and on PostgreSQL stages it and writes only the rows
+`SqlRollups.merged` (SQLite) and `SqlRollups.aggregate` (one kind) return that SELECT for the
+whole table; the full rebuild inserts it into the new `metric_daily` on SQLite, and on
+PostgreSQL stages it and writes only the rows
 that differ (`metrics.rollup_merge`). (Incremental refreshes stay on the Python scan: for a
 few thousand person-days the signature and temp-table overhead costs more than it saves;
 measured in docs/metrics.md.) Helper tables are dropped by `close()`; all in the caller's
@@ -36,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -167,6 +170,12 @@ class SqlRollups:
         self.conn.exec_driver_sql(f"CREATE {self.kind} {name} ({columns})")
         self._created.append(name)
 
+    def _create_as(self, name: str, select: str) -> None:
+        self._drop(name)
+        self.conn.exec_driver_sql(f"CREATE {self.kind} {name} AS {select}")
+        if name not in self._created:
+            self._created.append(name)
+
     def _drop(self, name: str) -> None:
         qualified = f"temp.{name}" if self.sqlite else name
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified}")
@@ -200,9 +209,103 @@ class SqlRollups:
         return stored_instant(first), stored_instant(last)
 
     def aggregate(self, source: Source, date_field: str, bases: list[Base]) -> str | None:
-        """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, in
-        primary-key order, for `bases` (all of one source and date field); None when the
-        records have too many distinct signatures for SQL (scan them in Python)."""
+        """The SELECT of (person_id, metric, day, value, team_key) rows, non-zero, for `bases`
+        (all of one source and date field); None when the records have too many distinct
+        signatures for SQL (scan them in Python)."""
+        metrics = sorted(b.name for b in bases)
+        if self.sqlite:
+            merged = self.merged([(source, date_field, bases)], metrics)
+            return None if merged is None else merged[0]
+        kind = self._prepare(source, date_field, bases, metrics)
+        if kind is None:
+            return None
+        # Grouping by the metric's index (an integer) hashes faster than by its name, and
+        # the person's team is joined to the groups (a MAX over text per record costs
+        # a collation comparison per record).
+        day = local_day_sql(
+            f"a.{date_field}", "o.zone", self.zones or ["UTC"], sqlite=False, within=kind.within
+        )
+        grouped = (
+            f"SELECT o.person_id AS person_id, c.mi AS mi, {day} AS day, "
+            f"SUM({kind.value}) AS value FROM {kind.tables} WHERE {kind.where} "
+            f"GROUP BY 1, 2, 3 HAVING SUM({kind.value}) <> 0"
+        )
+        people = (
+            "SELECT person_id, MAX(team_key) AS team, MAX(multi) AS multi "
+            f"FROM {self.owner} GROUP BY person_id"
+        )
+        metric = zone_dispatch("g.mi", _literals(metrics))
+        return (
+            f"SELECT g.person_id, {metric}, g.day, g.value, {self._team_sql()} FROM (SELECT g.*, "
+            f"p.team, p.multi FROM ({grouped}) g JOIN ({people}) p "
+            "ON p.person_id = g.person_id) g"
+        )
+
+    def merged(
+        self, kinds: list[tuple[Source, str, list[Base]]], metrics: list[str]
+    ) -> tuple[str, list[tuple[Source, str]]] | None:
+        """SQLite: one SELECT of the rows of the (source, date field, bases) in `kinds`, in
+        primary-key order, and which kinds it covers: those with few enough signatures for
+        SQL (None if none has). `metrics`: every base name of `kinds`, sorted.
+
+        Each kind is grouped by one integer key (person, metric's index in `metrics`, Julian
+        day number), which sorts about a third faster than the three columns and orders like
+        the primary key (names sort as SQLite compares them, `YYYY-MM-DD` days as numbers).
+        The kinds' groups come out of their sorts in key order, and a ``UNION ALL`` ordered
+        by the key merges them without sorting again: the rows are appended to the new table
+        in its key order (inserted kind by kind, each after the first went into the middle
+        of the B-tree: ~2 s more at 10,000 reps)."""
+        span = 1 << 22  # Julian day numbers < 4,194,304 (year 6700)
+        width = len(metrics) * span
+        arms, covered = [], []
+        for source, date_field, bases in kinds:
+            kind = self._prepare(source, date_field, bases, metrics)
+            if kind is None:
+                continue
+            covered.append((source, date_field))
+            day = local_day_sql(
+                f"a.{date_field}",
+                "o.zone",
+                self.zones or ["UTC"],
+                sqlite=True,
+                julian=True,
+                within=kind.within,
+            )
+            arms.append(
+                f"SELECT (o.person_id * {len(metrics)} + c.mi) * {span} + {day} AS k, "
+                f"{kind.value} AS value, o.team_no AS team_no "
+                f"FROM {kind.tables} WHERE {kind.where}"
+            )
+        if not arms:
+            return None
+        grouped = (
+            "SELECT k, SUM(value) AS value, MAX(team_no) AS team_no "
+            f"FROM ({' UNION ALL '.join(arms)}) GROUP BY 1 HAVING SUM(value) <> 0"
+        )
+        metric = zone_dispatch(f"((g.k / {span}) % {len(metrics)})", _literals(metrics))
+        teams = zone_dispatch("g.team_no", [*_literals(self.teams), "NULL"])
+        decoded = (
+            f"SELECT g.k / {width} AS person_id, {metric} AS metric, date(g.k % {span}) AS day, "
+            f"g.value AS value, CASE WHEN g.team_no < 0 THEN NULL ELSE {teams} END AS team, "
+            f"g.team_no < 0 AS multi FROM ({grouped}) g"
+        )
+        team = self._team_sql()
+        return f"SELECT g.person_id, g.metric, g.day, g.value, {team} FROM ({decoded}) g", covered
+
+    def _team_sql(self) -> str:
+        """The team of row g: its group's team, or for a person who moved, the piece's."""
+        return (
+            "CASE WHEN g.multi = 0 THEN g.team ELSE "
+            f"(SELECT t.team_key FROM {self.team} t WHERE t.person_id = g.person_id "
+            "AND t.from_day <= g.day ORDER BY t.from_day DESC LIMIT 1) END"
+        )
+
+    def _prepare(
+        self, source: Source, date_field: str, bases: list[Base], metrics: list[str]
+    ) -> _Kind | None:
+        """The signatures' contributions of one record kind in a helper table of its own,
+        and the FROM/WHERE joining them to the records and owners; None when the records
+        have too many distinct signatures (or a base misbehaves) for SQL."""
         plan = Signatures(bases, sqlite=self.sqlite)
         fields = plan.fields
         live = f"NOT a.deleted AND a.{date_field} IS NOT NULL"
@@ -212,100 +315,62 @@ class SqlRollups:
         ).fetchall()
         if len(signatures) > MAX_SIGNATURES:
             return None
-        metrics = sorted(b.name for b in bases)  # index order = name order = key order
-        index = {name: i for i, name in enumerate(metrics)}
+        index = {name: metrics.index(name) for name in {b.name for b in bases}}
         rows = []
         for sig in (tuple(s) if fields else () for s in signatures):
             parts = plan.contributions(sig)
             if parts is None:
                 return None
             rows += [(*sig, name, index[name], value, term) for name, value, term in parts]
+        contrib = f"{self.contrib}_{source}_{date_field}"
         key = "CAST(NULL AS TEXT) AS sig_key" if not self.sqlite else "NULL AS sig_key"
-        self._drop(self.contrib)
-        self.conn.exec_driver_sql(
-            f"CREATE {self.kind} {self.contrib} AS SELECT "
+        self._create_as(
+            contrib,
+            "SELECT "
             + "".join(
                 f"CAST(NULL AS INTEGER) AS {f}, " if f in plan.flagged else f"a.{f}, "
                 for f in fields
             )
             + "CAST(NULL AS VARCHAR(64)) AS metric, CAST(NULL AS INTEGER) AS mi, "
             f"CAST(NULL AS FLOAT) AS value, CAST(NULL AS INTEGER) AS term, {key} "
-            f"FROM {source} a WHERE 1 = 0"
+            f"FROM {source} a WHERE 1 = 0",
         )
-        if self.contrib not in self._created:
-            self._created.append(self.contrib)
         names = ", ".join([*fields, "metric", "mi", "value", "term"])
         marks = ", ".join([self.mark] * (len(fields) + 4))
         if rows:
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {self.contrib} ({names}) VALUES ({marks})", rows
-            )
+            self.conn.exec_driver_sql(f"INSERT INTO {contrib} ({names}) VALUES ({marks})", rows)
         if not fields:
             match = "1 = 1"
         elif self.sqlite:
             self.conn.exec_driver_sql(
-                f"CREATE INDEX temp.ix_{self.contrib} ON {self.contrib} ({', '.join(fields)})"
+                f"CREATE INDEX temp.ix_{contrib} ON {contrib} ({', '.join(fields)})"
             )
             match = " AND ".join(
                 f"c.{f} IS {column}" for f, column in zip(fields, plan.columns(), strict=True)
             )
         else:
             self.conn.exec_driver_sql(
-                f"UPDATE {self.contrib} SET sig_key = ROW({', '.join(fields)})::text"
+                f"UPDATE {contrib} SET sig_key = ROW({', '.join(fields)})::text"
             )
             match = f"ROW({', '.join(plan.columns())})::text = c.sig_key"
-            self._analyze(self.contrib)
-        zones = self.zones or ["UTC"]  # no people: no owners, no rows either way
-        within = self._span(source, date_field)
-        source_sql = f"{source} a CROSS JOIN {self.owner} o CROSS JOIN {self.contrib} c"
-        where = f"{live} AND o.owner_id = a.owner_id AND {match}"
-        team = (
-            "CASE WHEN g.multi = 0 THEN g.team ELSE "
-            f"(SELECT t.team_key FROM {self.team} t WHERE t.person_id = g.person_id "
-            "AND t.from_day <= g.day ORDER BY t.from_day DESC LIMIT 1) END"
+            self._analyze(contrib)
+        return _Kind(
+            tables=f"{source} a CROSS JOIN {self.owner} o CROSS JOIN {contrib} c",
+            where=f"{live} AND o.owner_id = a.owner_id AND {match}",
+            value=plan.value_sql(),
+            within=self._span(source, date_field),
         )
-        value = plan.value_sql()
-        quoted = _literals(metrics)
-        if not self.sqlite:
-            # Grouping by the metric's index (an integer) hashes faster than by its name, and
-            # the person's team is joined to the groups (a MAX over text per record costs
-            # a collation comparison per record).
-            day = local_day_sql(f"a.{date_field}", "o.zone", zones, sqlite=False, within=within)
-            grouped = (
-                f"SELECT o.person_id AS person_id, c.mi AS mi, {day} AS day, "
-                f"SUM({value}) AS value FROM {source_sql} WHERE {where} "
-                f"GROUP BY 1, 2, 3 HAVING SUM({value}) <> 0"
-            )
-            people = (
-                "SELECT person_id, MAX(team_key) AS team, MAX(multi) AS multi "
-                f"FROM {self.owner} GROUP BY person_id"
-            )
-            metric = zone_dispatch("g.mi", quoted)
-            return (
-                f"SELECT g.person_id, {metric}, g.day, g.value, {team} FROM (SELECT g.*, "
-                f"p.team, p.multi FROM ({grouped}) g JOIN ({people}) p "
-                "ON p.person_id = g.person_id) g"
-            )
-        # SQLite sorts for GROUP BY: one integer key (person, metric index, Julian day
-        # number) sorts about a third faster than the three columns.
-        day = local_day_sql(
-            f"a.{date_field}", "o.zone", zones, sqlite=True, julian=True, within=within
-        )
-        span = 1 << 22  # Julian day numbers < 4,194,304 (year 6700)
-        width = len(metrics) * span
-        grouped = (
-            f"SELECT (o.person_id * {len(metrics)} + c.mi) * {span} + {day} AS k, "
-            f"SUM({value}) AS value, MAX(o.team_no) AS team_no "
-            f"FROM {source_sql} WHERE {where} GROUP BY 1 HAVING SUM({value}) <> 0"
-        )
-        metric = zone_dispatch(f"((g.k / {span}) % {len(metrics)})", quoted)
-        teams = zone_dispatch("g.team_no", [*_literals(self.teams), "NULL"])
-        decoded = (
-            f"SELECT g.k / {width} AS person_id, {metric} AS metric, date(g.k % {span}) AS day, "
-            f"g.value AS value, CASE WHEN g.team_no < 0 THEN NULL ELSE {teams} END AS team, "
-            f"g.team_no < 0 AS multi FROM ({grouped}) g"
-        )
-        return f"SELECT g.person_id, g.metric, g.day, g.value, {team} FROM ({decoded}) g"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One record kind's part of the aggregation: FROM, WHERE, the summed value, and the
+    span of its records' instants (a hint for `local_day_sql`)."""
+
+    tables: str
+    where: str
+    value: str
+    within: tuple[dt.datetime, dt.datetime] | None
 
 
 def _literals(texts: list[str]) -> list[str]:

@@ -15,8 +15,9 @@ from metrics.catalog import Base, build_catalog
 from metrics.config import MetricConfig, MetricsConfig, PersonConfig
 from metrics.directory import apply_directory
 from metrics.models import MetricDaily
+from metrics.rollup_scan import Directory
 from metrics.rollup_zones import local_day_sql, team_pieces, transitions
-from metrics.rollups import rebuild_rollups, refresh_rollups
+from metrics.rollups import _record_kinds, rebuild_rollups, refresh_rollups
 from tests.metrics.builders import BERLIN, CHICAGO, Org, config, local, snapshot
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -199,7 +200,7 @@ def test_amounts_and_cycle_times_roll_up_in_the_database(session: Session) -> No
     steps: list[str] = []
     in_db = rebuild_rollups(session, config=cfg, progress=steps.append)
     assert not [s for s in steps if "in Python" in s], steps
-    # the biggest kind first: on SQLite it then fills the new table in key order
+    # each source's primary kind first (the progress lines; PostgreSQL's staged parts)
     assert next(s for s in steps if "(in the database)" in s).startswith("activities by occurred")
     found = _exact(session)
     assert found.keys() == expected.keys()
@@ -213,6 +214,54 @@ def test_amounts_and_cycle_times_roll_up_in_the_database(session: Session) -> No
     sam, closed = org.person["sam"], (start - dt.timedelta(hours=3)).date()
     assert expected[(sam, "deals_won", closed)] == 1.0
     assert (sam, "sales_cycle_days.sum", closed) not in expected  # closed before created: 0
+
+
+def test_sqlite_rolls_every_kind_up_in_one_statement_in_key_order(
+    session: Session, engine_name: str
+) -> None:
+    """SQLite: every record kind in one SELECT whose rows come in the primary key's order
+    (so the rebuild appends them), the same rows as each kind on its own; meetings booked
+    are read from the partial index alone."""
+    if engine_name != "sqlite":
+        pytest.skip("the merged statement is SQLite's")
+    cfg = _amount_config()
+    org = _populate(session, cfg)
+    org.deal(
+        "lee",
+        local(BERLIN, 2026, 10, 2, 9, 0),
+        amount=75,
+        closed=local(BERLIN, 2026, 10, 3, 9, 0),
+        won=True,
+    )
+    session.flush()
+    catalog = build_catalog(cfg)
+    work = rollup_sql.SqlRollups(session, catalog, Directory(session, cfg))
+    conn = session.connection()
+    try:
+        kinds = [(s, f, catalog.bases_for(s, f)) for s, f in _record_kinds(catalog)]
+        names = sorted(b.name for _, _, bases in kinds for b in bases)
+        merged = work.merged(kinds, names)
+        assert merged is not None
+        query, covered = merged
+        assert covered == [(s, f) for s, f, _ in kinds]  # all four kinds
+        rows = conn.exec_driver_sql(query).all()
+        keys = [(r[0], r[1], r[2]) for r in rows]
+        assert keys == sorted(keys)  # primary-key order: appended, never inserted among rows
+        alone = []
+        for source, date_field, bases in kinds:
+            one = work.aggregate(source, date_field, bases)
+            assert one is not None
+            alone += conn.exec_driver_sql(one).all()
+        assert sorted(rows) == sorted(alone)
+        assert {r[1] for r in rows} >= {"calls", "meetings_booked", "pipeline_created", "bookings"}
+        booked = work.aggregate(
+            "activities", "booked_at", catalog.bases_for("activities", "booked_at")
+        )
+        plan = " | ".join(r[3] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {booked}"))
+        assert "COVERING INDEX ix_activities_booked" in plan, plan
+    finally:
+        work.close()
+    session.rollback()
 
 
 def _exact(session: Session) -> dict[tuple[int, str, dt.date], float]:
