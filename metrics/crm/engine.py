@@ -135,9 +135,14 @@ def _no_rate(records: Sequence[Any], currencies: CurrencyConfig | None) -> int:
 
 def _tune(session: Session) -> None:
     """A bigger page cache for SQLite bulk loads (per connection; the default 2 MB makes
-    index maintenance of large loads disk-bound)."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA cache_size=-65536")
+    index maintenance of large loads disk-bound). Set once per pooled connection."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.info.get(_TUNED):
+        conn.exec_driver_sql("PRAGMA cache_size=-65536")
+        conn.info[_TUNED] = True
+
+
+_TUNED = "drumbeat.sync_cache_size"
 
 
 def _pages(connector: Connector, obj: ObjectName, cursor: Cursor) -> Iterator[Page[Any]]:

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from metrics.crm.records import ActivityRecord, DealRecord, OwnerRecord
-from metrics.models import Activity, CrmUser, Deal, DealStageChange, RollupDirty
+from metrics.models import Activity, CrmUser, Deal, DealStageChange
 
 CHUNK = 900
 T = TypeVar("T")
@@ -107,11 +107,17 @@ def _skip(
 
 
 def mark_dirty(session: Session, pairs: set[tuple[int, dt.date]]) -> None:
-    """Insert-or-ignore (crm_user_id, UTC day) rows for the rollup refresher."""
-    _insert_ignore(
-        session,
-        _table(RollupDirty),
-        [{"crm_user_id": owner, "day": day} for owner, day in sorted(pairs)],
+    """Insert-or-ignore (crm_user_id, UTC day) rows for the rollup refresher (through the
+    driver: SQLAlchemy's per-row parameter processing cost ~10 µs a mark)."""
+    if not pairs:
+        return
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO rollup_dirty (crm_user_id, day) VALUES ({mark}, {mark}) "
+        "ON CONFLICT DO NOTHING",
+        [(owner, day.isoformat() if sqlite else day) for owner, day in sorted(pairs)],
     )
 
 
@@ -125,15 +131,7 @@ def owner_ids(session: Session, *, source: str, external_ids: set[str]) -> dict[
     """crm_users ids for `external_ids`, creating bare placeholder users for unknown ones (so
     records are never dropped and the owner shows up as unmatched until it syncs)."""
     wanted = sorted(i for i in external_ids if i)
-    found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
-        found.update(
-            session.execute(
-                select(CrmUser.external_id, CrmUser.id).where(
-                    CrmUser.source == source, CrmUser.external_id.in_(chunk)
-                )
-            ).all()
-        )
+    found = _owner_ids(session, source, wanted)
     missing = [i for i in wanted if i not in found]
     if missing:
         _insert_ignore(
@@ -141,14 +139,24 @@ def owner_ids(session: Session, *, source: str, external_ids: set[str]) -> dict[
             _table(CrmUser),
             [{"source": source, "external_id": i, "active": True} for i in missing],
         )
-        for chunk in _chunks(missing):
-            found.update(
-                session.execute(
-                    select(CrmUser.external_id, CrmUser.id).where(
-                        CrmUser.source == source, CrmUser.external_id.in_(chunk)
-                    )
-                ).all()
-            )
+        found.update(_owner_ids(session, source, missing))
+    return found
+
+
+def _owner_ids(session: Session, source: str, external_ids: list[str]) -> dict[str, int]:
+    """The stored crm_users ids among `external_ids`, through the driver (a page's ~200
+    owners cost ~3 ms a page through SQLAlchemy's expanding IN)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found: dict[str, int] = {}
+    for chunk in _chunks(external_ids):
+        found.update(
+            conn.exec_driver_sql(
+                f"SELECT external_id, id FROM crm_users WHERE source = {mark} "
+                f"AND external_id IN ({', '.join([mark] * len(chunk))})",
+                (source, *chunk),
+            ).all()
+        )
     return found
 
 

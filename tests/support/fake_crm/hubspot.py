@@ -4,6 +4,7 @@ with property history, archived listing, Bearer auth and the documented error sh
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from tests.support.fake_crm.server import FakeServer, Request, Response, iso
@@ -21,6 +22,10 @@ class FakeHubSpot(FakeServer):
         self.objects: dict[str, dict[str, dict[str, Any]]] = {"deals": {}, **{t: {} for t in TYPES}}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.malformed: set[str] = set()
+        # live records of each kind in search order (`_ordered`), by the kind's version: a
+        # change bumps it (tests change records from their own thread while pages are served)
+        self._version: dict[str, int] = {}
+        self._order: dict[str, tuple[int, list[int], list[dict[str, Any]]]] = {}
         self.route("GET", r"/crm/v3/owners/?", self._owners)
         self.route("POST", r"/crm/v3/objects/(?P<kind>\w+)/search", self._search)
         self.route("POST", r"/crm/v3/objects/deals/batch/read", self._batch_read)
@@ -106,7 +111,9 @@ class FakeHubSpot(FakeServer):
             "updatedAt": iso(modified),
             "archived": False,
             "_mod": modified,
+            "_mod_ms": int(modified.timestamp() * 1000),
         }
+        self._version[kind] = self._version.get(kind, 0) + 1
 
     def touch(self, kind: str, obj_id: str, at: dt.datetime, **props: Any) -> None:
         record = self.objects[kind][obj_id]
@@ -115,6 +122,7 @@ class FakeHubSpot(FakeServer):
     def archive(self, kind: str, obj_id: str, at: dt.datetime) -> None:
         record = self.objects[kind][obj_id]
         record["archived"], record["archivedAt"] = True, iso(at)
+        self._version[kind] = self._version.get(kind, 0) + 1
 
     def live(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.objects[kind].items() if not v["archived"]}
@@ -217,11 +225,7 @@ class FakeHubSpot(FakeServer):
                     "message": f"Cannot page beyond {self.search_cap} results",
                 },
             )
-        rows = [r for r in self.objects[kind].values() if not r["archived"]]
-        groups = body.get("filterGroups") or []
-        if groups:  # filters AND within a group, groups OR (as HubSpot's search does)
-            rows = [r for r in rows if any(_matches(r, g.get("filters", [])) for g in groups)]
-        rows.sort(key=lambda r: (r["_mod"], int(r["id"])))
+        rows = self._found(kind, body.get("filterGroups") or [])
         page = rows[after : after + limit]
         out: dict[str, Any] = {
             "total": len(rows),
@@ -231,6 +235,42 @@ class FakeHubSpot(FakeServer):
             out["paging"] = {"next": {"after": str(after + limit)}}
         self.count_page()
         return 200, {}, out
+
+    def _found(self, kind: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The live records matching the filter groups (AND within a group, groups OR, as
+        HubSpot's search does), sorted by modified time then id. One group of bounds on
+        the modified time (what the connector sends) is two bisections of the ordered
+        records: a page costs its own rows, not a pass over every record."""
+        times, ordered = self._ordered(kind)
+        if not groups:
+            return ordered
+        filters = groups[0].get("filters", [])
+        if len(groups) > 1 or any(f["propertyName"] != "hs_lastmodifieddate" for f in filters):
+            return [r for r in ordered if any(_matches(r, g.get("filters", [])) for g in groups)]
+        lo, hi = 0, len(ordered)
+        for f in filters:
+            want, op = int(f["value"]), f["operator"]
+            if op in ("GTE", "EQ"):
+                lo = max(lo, bisect_left(times, want))
+            if op == "GT":
+                lo = max(lo, bisect_right(times, want))
+            if op in ("LT", "EQ"):
+                hi = min(hi, bisect_left(times, want) if op == "LT" else bisect_right(times, want))
+            if op not in ("GTE", "GT", "EQ", "LT"):
+                raise ValueError(f"the fake cannot filter with {op}")
+        return ordered[lo:hi]
+
+    def _ordered(self, kind: str) -> tuple[list[int], list[dict[str, Any]]]:
+        """(modified ms, record) of the live records, sorted by (modified, id)."""
+        version = self._version.get(kind, 0)
+        cached = self._order.get(kind)
+        if cached is None or cached[0] != version:
+            rows = sorted(
+                (r for r in list(self.objects[kind].values()) if not r["archived"]),
+                key=lambda r: (r["_mod"], int(r["id"])),
+            )
+            cached = self._order[kind] = (version, [r["_mod_ms"] for r in rows], rows)
+        return cached[1], cached[2]
 
     def _batch_read(self, request: Request) -> Response:
         results = []
@@ -254,7 +294,7 @@ class FakeHubSpot(FakeServer):
 def _matches(row: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
     for f in filters:
         if f["propertyName"] == "hs_lastmodifieddate":
-            have = int(row["_mod"].timestamp() * 1000)
+            have = row["_mod_ms"]
         elif f["propertyName"] == "hs_object_id":
             have = int(row["id"])
         else:
