@@ -9,6 +9,9 @@ the candidate SELECT also takes ``FOR UPDATE SKIP LOCKED`` so replicas skip each
 rows instead of queueing on them. Outcomes are recorded only by the claim's owner
 (``claimed_by = worker``), so a late answer from a worker whose claim was taken over by
 reconciliation is dropped rather than overwriting the new owner's result.
+
+A row past its `expires_at` is claimed like any due row (even a thread reply whose parent
+never got sent) so the sender can record it ``expired`` instead of sending it late.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Claimed:
     claimed_by: str
     claimed_at: dt.datetime
     created_at: dt.datetime
+    expires_at: dt.datetime | None = None
     last_error: str | None = None
     parent_channel: str | None = None
     parent_ts: str | None = None
@@ -83,6 +87,7 @@ _DUE = (
         or_(
             Delivery.thread_of_id.is_(None),
             exists().where(and_(_PARENT.id == Delivery.thread_of_id, _PARENT.status == "sent")),
+            Delivery.expires_at <= bindparam("now", type_=Delivery.not_before.type),
         ),
     )
     .order_by(Delivery.not_before, Delivery.id)
@@ -111,6 +116,7 @@ _CLAIMED_FIELDS = (
     Delivery.claimed_by,
     Delivery.claimed_at,
     Delivery.created_at,
+    Delivery.expires_at,
     Delivery.error,
 )  # Claimed's field order up to `last_error`
 _RETURNED = (*_CLAIMED_FIELDS, Delivery.thread_of_id)  # then the parent's id
@@ -288,11 +294,13 @@ def record_failure(
     worker: str,
     error: str,
     retry_at: dt.datetime | None,
+    status: str = "dead",
 ) -> bool:
-    """Failed with `error`: retry from `retry_at`, or dead for good when it is None."""
+    """Failed with `error`: retry from `retry_at`, or `status` (dead, expired) for good
+    when it is None."""
     values: dict[str, Any] = {"error": error[:2000]}
     if retry_at is None:
-        values["status"] = "dead"
+        values["status"] = status
     else:
         values.update(status="failed", not_before=retry_at)
     result = session.execute(
@@ -304,12 +312,75 @@ def record_failure(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def release(session: Session, *, delivery_id: int, worker: str, now: dt.datetime) -> bool:
-    """Give a claim back (reconciliation found nothing was posted): pending again, now."""
+def release(
+    session: Session, *, delivery_id: int, worker: str, now: dt.datetime, error: str | None = None
+) -> bool:
+    """Give a claim back (not posted: reconciliation found nothing, or the sender stopped
+    or paused): pending again from `now`, keeping the last error unless one is given."""
+    values: dict[str, Any] = {
+        "status": "pending",
+        "not_before": now,
+        "claimed_by": None,
+        "claimed_at": None,
+    }
+    if error:
+        values["error"] = error[:2000]
     result = session.execute(
         update(Delivery)
         .where(_owned(delivery_id, worker))
-        .values(status="pending", not_before=now, claimed_by=None, claimed_at=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# what `requeue` never touches: an ephemeral whose outcome is unknown may have been shown,
+# and sending it again would break "at most once"
+NOT_REQUEUED_ERRORS = ("outcome_unknown",)
+
+
+def requeue(
+    session: Session,
+    *,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+    statuses: Sequence[str] = ("dead",),
+    rhythm: str | None = None,
+    since: dt.datetime | None = None,
+    dry_run: bool = False,
+) -> list[tuple[int, str, str, str | None]]:
+    """Give dead (and, if asked, expired) deliveries back to the sender: pending now, a
+    fresh attempt count and `expires_at`. The error is kept (an ``unconfirmed`` one still
+    makes the sender look in Slack before posting). Returns (id, rhythm, recipient, error)
+    of the rows requeued (or, with `dry_run`, that would be)."""
+    where = [
+        Delivery.status.in_(list(statuses)),
+        or_(Delivery.error.is_(None), Delivery.error.not_in(NOT_REQUEUED_ERRORS)),
+    ]
+    if rhythm is not None:
+        where.append(Delivery.rhythm == rhythm)
+    if since is not None:
+        where.append(Delivery.created_at >= since)
+    rows = [
+        (int(i), str(r), str(to), e)
+        for i, r, to, e in session.execute(
+            select(Delivery.id, Delivery.rhythm, Delivery.recipient, Delivery.error)
+            .where(*where)
+            .order_by(Delivery.id)
+        )
+    ]
+    if rows and not dry_run:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([r[0] for r in rows]), *where)
+            .values(
+                status="pending",
+                not_before=now,
+                attempts=0,
+                claimed_by=None,
+                claimed_at=None,
+                expires_at=expires_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return rows

@@ -31,7 +31,7 @@ from bot.slack_calls import Outcome, SlackCaller
 class Result:
     """How a send ended: sent (channel, ts), retry later, or dead."""
 
-    status: str  # sent | retry | dead | released | ambiguous
+    status: str  # sent | retry | dead | released | ambiguous | paused | expired
     channel: str | None = None
     ts: str | None = None
     error: str | None = None
@@ -156,6 +156,8 @@ def _result(
         return Result("sent", channel=channel, ts=ts)
     if out.kind == "permanent":
         return Result("dead", error=out.error)
+    if out.kind == "auth":  # the bot's token or app, not this delivery: pause sending
+        return Result("paused", error=out.error)
     if out.kind == "ambiguous" and not ambiguous_is_retry:
         return Result("ambiguous", error=out.error)
     return Result("retry", error=out.error)

@@ -1,20 +1,32 @@
-"""Delivery failures: which Slack errors are permanent, and telling the admin about them.
+"""Delivery failures: which Slack errors are permanent, which stop all sending, and telling
+the admin about them.
 
-A delivery that fails for good is marked dead with the error, and the admins get one DM (or
-one post in ``[slack].admin_channel``) naming the rhythm, the recipient and the fix. The
-notice is itself an outbox delivery keyed by (rhythm, recipient, error), so the same broken
-target is reported once, not every day, and a crash cannot report it twice.
+- **Global** errors (`AUTH_ERRORS`: the token is missing, invalid, revoked or lacks a scope,
+  or the bot's account is deactivated) are nobody's delivery's fault: the sender pauses,
+  keeps every row pending and logs one ERROR (`bot.sender`).
+- **Permanent** errors (`PERMANENT_ERRORS`) are one delivery's: it is marked dead with the
+  error and the admins are told, naming the rhythm, the recipients and the fix.
+- A delivery that could not be sent before its expiry is marked ``expired``; the admins are
+  told too.
+
+Notices are grouped per (rhythm, error) with a count, never one per recipient: the notice is
+an outbox delivery (rhythm `ADMIN_RHYTHM`) whose payload lists the recipients; while it waits
+to be sent, more recipients are added to it; once it is sent, a new recipient starts another
+one. A recipient already reported for a permanent error is not reported again (the same
+broken channel is reported once, not daily); expiries are grouped per UTC day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from metrics.models import Person
+from rhythms.models import Delivery
 from rhythms.outbox import enqueue
 
 ADMIN_RHYTHM = "drumbeat.delivery_failures"
@@ -24,7 +36,6 @@ PERMANENT_ERRORS: dict[str, str] = {
     "not_in_channel": "invite the bot to {recipient} (`/invite @Drumbeat` in the channel)",
     "channel_not_found": "check the channel {recipient} exists; fix it in drumbeat.toml",
     "is_archived": "{recipient} is archived: unarchive it or point the rhythm elsewhere",
-    "account_inactive": "{recipient} is deactivated in Slack: mark them inactive in drumbeat.toml",
     "user_not_found": "{recipient} is not in this workspace: check their slack_user_id/email",
     "user_disabled": "{recipient} is deactivated in Slack: mark them inactive in drumbeat.toml",
     "cannot_dm_bot": "{recipient} is a bot: remove it from the rhythm's audience",
@@ -34,11 +45,6 @@ PERMANENT_ERRORS: dict[str, str] = {
     "no_text": "the message was empty: report it (it is a Drumbeat bug)",
     "invalid_arguments": "Slack refused the call's arguments: report it (a Drumbeat bug)",
     "restricted_action": "a workspace policy stops the bot posting in {recipient}",
-    "not_authed": "SLACK_BOT_TOKEN is missing",
-    "invalid_auth": "SLACK_BOT_TOKEN is invalid or revoked: reinstall the app",
-    "account_inactive_token": "the bot's token was revoked: reinstall the app",
-    "token_revoked": "the bot's token was revoked: reinstall the app",
-    "missing_scope": "the app lacks an OAuth scope: reinstall it from the manifest",
     "message_not_found": "the message to update was deleted in Slack",
     "cant_update_message": "the message to update was not posted by Drumbeat",
     "file_not_found": "the uploaded chart was lost before sharing: it will not be retried",
@@ -47,12 +53,35 @@ PERMANENT_ERRORS: dict[str, str] = {
 }
 
 
+# Errors about the bot's own token or app, not about one delivery: sending pauses (rows stay
+# pending) until the token works again. error -> what the operator must do.
+AUTH_ERRORS: dict[str, str] = {
+    "not_authed": "SLACK_BOT_TOKEN is missing",
+    "invalid_auth": "SLACK_BOT_TOKEN is invalid or revoked: reinstall the app, set the new token",
+    "token_revoked": "the bot's token was revoked: reinstall the app and set SLACK_BOT_TOKEN",
+    "token_expired": "the bot's token expired: reinstall the app and set SLACK_BOT_TOKEN",
+    "account_inactive": "the bot's user or workspace is deactivated: reinstall the app",
+    "missing_scope": "the app lacks an OAuth scope: reinstall it from manifest.yml",
+}
+
+# A user id where a channel was expected, unknown to Slack: not a channel problem.
+_UNKNOWN_USER = "{recipient} is not a user of this workspace: check their slack_user_id/email"
+
+
 def is_permanent(error: str) -> bool:
     return error in PERMANENT_ERRORS
 
 
+def is_global(error: str) -> bool:
+    """The error is about the bot's token or app (pause everything), not one delivery."""
+    return error in AUTH_ERRORS
+
+
 def fix_for(error: str, recipient: str) -> str:
-    template = PERMANENT_ERRORS.get(error, "see the error and Drumbeat's logs")
+    template = PERMANENT_ERRORS.get(error) or AUTH_ERRORS.get(error)
+    if error == "channel_not_found" and recipient.startswith(("U", "W")):
+        template = _UNKNOWN_USER
+    template = template or "see the error and Drumbeat's logs"
     return template.format(recipient=_mention(recipient))
 
 
@@ -85,26 +114,111 @@ def notify_admins(
     delivery_id: int,
     admin_channel: str | None,
     now: dt.datetime,
+    expired: bool = False,
 ) -> int:
-    """Enqueue one notice per admin target for this (rhythm, recipient, error); returns how
-    many were new. Failures of the notices themselves are not reported (no loops)."""
+    """Report a dead (or, with `expired`, an expired) delivery to every admin target, grouped
+    per (rhythm, error) (see the module docstring); returns how many notices were new.
+    Failures of the notices themselves are not reported (no loops)."""
     if rhythm == ADMIN_RHYTHM:
         return 0
-    digest = hashlib.sha1(f"{rhythm}|{recipient}|{error}".encode()).hexdigest()[:16]
-    text = (
-        f":warning: Drumbeat could not deliver *{rhythm}* to {_mention(recipient)}: "
-        f"`{error}`.\nFix: {fix_for(error, recipient)}. (delivery {delivery_id})"
-    )
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+    digest = hashlib.sha1(f"{rhythm}|{error}".encode()).hexdigest()[:16]
+    key = f"{error[:40]}:{digest}"
+    if expired:
+        key = f"expired:{error[:32]}:{digest}:{now:%Y-%m-%d}"
     created = 0
     for target in admin_targets(session, admin_channel=admin_channel):
-        row = enqueue(
+        created += _report(
             session,
-            rhythm=ADMIN_RHYTHM,
-            period_key=f"{error[:40]}:{digest}",
-            recipient=target,
-            payload={"text": text, "blocks": blocks},
+            key=key,
+            target=target,
+            rhythm=rhythm,
+            recipient=recipient,
+            error=error,
+            delivery_id=delivery_id,
+            expired=expired,
             now=now,
         )
-        created += int(row.id is not None and row.created_at == now and row.attempts == 0)
     return created
+
+
+def _report(
+    session: Session,
+    *,
+    key: str,
+    target: str,
+    rhythm: str,
+    recipient: str,
+    error: str,
+    delivery_id: int,
+    expired: bool,
+    now: dt.datetime,
+) -> int:
+    notices = session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.rhythm == ADMIN_RHYTHM,
+            Delivery.period_key == key,
+            Delivery.recipient == target,
+        )
+        .order_by(Delivery.id)
+        .with_for_update()
+    ).all()
+    reported: set[str] = set()
+    for notice in notices:
+        reported.update(_recipients(notice.payload))
+    if recipient in reported and not expired:
+        return 0  # this broken target was reported already
+    for notice in notices:
+        if notice.status not in ("pending", "failed"):
+            continue  # sent (or being sent): a newcomer starts another notice
+        recipients = [*_recipients(notice.payload), recipient]
+        payload = notice_payload(rhythm, error, recipients, delivery_id, expired=expired)
+        grown = session.execute(
+            update(Delivery)
+            .where(Delivery.id == notice.id, Delivery.status.in_(("pending", "failed")))
+            .values(payload=payload)
+            .execution_options(synchronize_session=False)
+        )
+        if grown.rowcount == 1:  # type: ignore[attr-defined]
+            return 0
+    payload = notice_payload(rhythm, error, [recipient], delivery_id, expired=expired)
+    enqueue(
+        session,
+        rhythm=ADMIN_RHYTHM,
+        period_key=key,
+        recipient=target,
+        part=f"n{len(notices)}" if notices else "main",
+        payload=payload,
+        now=now,
+        expires_at=now + dt.timedelta(days=1),
+    )
+    return 1
+
+
+def _recipients(payload: Any) -> list[str]:
+    found = payload.get("recipients") if isinstance(payload, dict) else None
+    return [str(r) for r in found] if isinstance(found, list) else []
+
+
+def notice_payload(
+    rhythm: str, error: str, recipients: list[str], delivery_id: int, *, expired: bool = False
+) -> dict[str, Any]:
+    """The admin notice for `recipients` of `rhythm` that failed with `error`."""
+    count = len(recipients)
+    shown = ", ".join(_mention(r) for r in recipients[:10])
+    if count > 10:
+        shown += f" and {count - 10} more"
+    whom = shown if count == 1 else f"{count} recipients ({shown})"
+    if expired:
+        text = (
+            f":hourglass: Drumbeat could not deliver *{rhythm}* to {whom} before it expired "
+            f"(last error `{error}`); it was not sent late. Check Slack's status and "
+            "Drumbeat's logs; `drumbeat deliveries retry --expired` sends such rows again."
+        )
+    else:
+        fix = fix_for(error, recipients[0]) if count == 1 else fix_for(error, "each of them")
+        text = f":warning: Drumbeat could not deliver *{rhythm}* to {whom}: `{error}`.\nFix: {fix}."
+        if count == 1:
+            text += f" (delivery {delivery_id})"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+    return {"text": text[:3000], "blocks": blocks, "recipients": recipients}

@@ -1,5 +1,9 @@
 """HTTP mode: an aiohttp server with `POST /slack/events` (Bolt) and `GET /healthz`.
 
+`/healthz` answers 200 with ``{"ok": true, ...}`` while the bot can work, and 503 when the
+runtime's `health` says otherwise (the sender is paused because Slack refuses the bot token,
+or a background task crashed and is waiting to restart), with the reason.
+
 runner = await start_http(app, port=3000)   # port 0 picks a free one
 runner.port, ...; await runner.stop()
 """
@@ -7,7 +11,9 @@ runner.port, ...; await runner.stop()
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -17,7 +23,10 @@ EVENTS_PATH = "/slack/events"
 log = logging.getLogger(__name__)
 
 
-def make_web_app(app: AsyncApp) -> web.Application:
+Health = Callable[[], dict[str, Any]]
+
+
+def make_web_app(app: AsyncApp, health: Health | None = None) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         try:  # Bolt parses the body before it checks the signature: junk must not be a 500
             bolt_request = await to_bolt_request(request)
@@ -27,7 +36,8 @@ def make_web_app(app: AsyncApp) -> web.Application:
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        report = {"ok": True, **(health() if health is not None else {})}
+        return web.json_response(report, status=200 if report["ok"] else 503)
 
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
@@ -53,8 +63,10 @@ class HttpServer:
         await self.runner.cleanup()
 
 
-async def start_http(app: AsyncApp, *, host: str = "0.0.0.0", port: int = 3000) -> HttpServer:
-    runner = web.AppRunner(make_web_app(app), access_log=None)
+async def start_http(
+    app: AsyncApp, *, host: str = "0.0.0.0", port: int = 3000, health: Health | None = None
+) -> HttpServer:
+    runner = web.AppRunner(make_web_app(app, health), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

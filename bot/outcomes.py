@@ -51,8 +51,9 @@ LINGER_BELOW = 32  # ...when fewer outcomes than this are queued
 class Record:
     """What to write for one claimed delivery.
 
-    status: ``sent`` (channel, ts), ``released`` (pending again), ``failed`` (error,
-    `retry_at`) or ``dead`` (error; the admins are told once).
+    status: ``sent`` (channel, ts), ``released`` (pending again, from `retry_at` if set),
+    ``failed`` (error, `retry_at`), ``dead`` (error; the admins are told) or ``expired``
+    (error: the last one, if any; the admins are told, grouped).
     """
 
     delivery: claims.Claimed
@@ -83,7 +84,13 @@ def write_outcomes(
     )
     for o in outcomes:
         if o.status == "released":
-            claims.release(session, delivery_id=o.delivery.id, worker=worker, now=o.at)
+            claims.release(
+                session,
+                delivery_id=o.delivery.id,
+                worker=worker,
+                now=o.retry_at or o.at,
+                error=o.error,
+            )
         elif o.status == "failed":
             claims.record_failure(
                 session,
@@ -92,30 +99,39 @@ def write_outcomes(
                 error=o.error or "failed",
                 retry_at=o.retry_at,
             )
-        elif o.status == "dead":
+        elif o.status in ("dead", "expired"):
             _dead(session, worker=worker, outcome=o, admin_channel=admin_channel)
 
 
 def _dead(session: Session, *, worker: str, outcome: Record, admin_channel: str | None) -> None:
     delivery, error = outcome.delivery, outcome.error or "failed"
+    expired = outcome.status == "expired"
     if claims.record_failure(
-        session, delivery_id=delivery.id, worker=worker, error=error, retry_at=None
+        session,
+        delivery_id=delivery.id,
+        worker=worker,
+        error=error,
+        retry_at=None,
+        status=outcome.status,
     ):
-        log.warning(
-            "delivery %s (%s → %s) is dead: %s",
+        log.log(
+            logging.DEBUG if expired else logging.WARNING,  # expiries: the batch log counts them
+            "delivery %s (%s → %s) is %s: %s",
             delivery.id,
             delivery.rhythm,
             delivery.recipient,
+            outcome.status,
             error,
         )
         notify_admins(
             session,
             rhythm=delivery.rhythm,
             recipient=delivery.recipient,
-            error=error.split(":")[0],
+            error=error.split(":")[0].strip() or "failed",
             delivery_id=delivery.id,
             admin_channel=admin_channel,
             now=outcome.at,
+            expired=expired,
         )
 
 

@@ -1,16 +1,21 @@
 """The composition root: settings + org config → database, Slack client, Bolt app with every
 listener, outbox sender, scheduler (heartbeat every minute, CRM sync on its cadence), HTTP
 server. `drumbeat run` and `drumbeat demo` both start one `Runtime`.
+
+Long-lived background work (the outbox sender) runs under `supervise`: if it ever raises, the
+exception is logged and the work is restarted after a backoff (1 s doubling to 60 s) instead
+of dying silently for the life of the process; `/healthz` reports it (`health`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,6 +77,21 @@ class Runtime:
     stop_event: asyncio.Event
     sync: Callable[[], Any] | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    supervised: dict[str, Supervised] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Any]:
+        """`/healthz`: ok unless the sender is paused (Slack refuses the token) or a
+        supervised task is down (crashed, waiting to restart)."""
+        report: dict[str, Any] = {"ok": True}
+        for name, state in self.supervised.items():
+            if not state.running:
+                report["ok"] = False
+                report[name] = f"restarting after a crash ({state.last_error})"
+        if self.sender is not None:
+            sender = self.sender.health()
+            report["ok"] = report["ok"] and sender.pop("ok")
+            report.update(sender)
+        return report
 
     async def beat(self) -> Beat | None:
         """One heartbeat off the event loop (the scheduler's job; the demo calls it too)."""
@@ -89,6 +109,8 @@ class Runtime:
         except Exception:
             log.exception("heartbeat failed; the next one retries")
             return None
+        if summary := beat_summary(result):
+            log.info("heartbeat: %s", summary)
         if self.sender is not None:
             self.sender.wake()
         return result
@@ -139,6 +161,78 @@ class Runtime:
         self.db.dispose()
 
 
+def beat_summary(beat: Beat) -> str:
+    """One line for a heartbeat that did something ('' when it did nothing)."""
+    parts: list[str] = []
+    if beat.tick is not None:
+        by_status: dict[str, int] = {}
+        deliveries = 0
+        for outcome in beat.tick.outcomes:
+            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+            deliveries += outcome.deliveries
+        for status in ("done", "skipped", "failed"):
+            if by_status.get(status):
+                parts.append(f"{by_status[status]} run(s) {status}")
+        if deliveries:
+            parts.append(f"{deliveries} deliveries written")
+        if beat.tick.planned:
+            parts.append(f"{beat.tick.planned} planned")
+        if beat.tick.skipped:
+            parts.append(f"{beat.tick.skipped} missed or skipped when planned")
+    if beat.followups is not None:
+        for label, count in (
+            ("MAPLE reminder(s)", beat.followups.reminders),
+            ("MAPLE digest(s)", beat.followups.digests),
+            ("emergency re-raise(s)", beat.followups.reraised),
+        ):
+            if count:
+                parts.append(f"{count} {label}")
+    if beat.alerts_fired:
+        parts.append(f"{beat.alerts_fired} alert(s) fired")
+    if beat.errors:
+        parts.append(f"{len(beat.errors)} part(s) failed")
+    return ", ".join(parts)
+
+
+@dataclass
+class Supervised:
+    """The state of one supervised task, for `/healthz`."""
+
+    running: bool = True
+    restarts: int = 0
+    last_error: str | None = None
+
+
+async def supervise(
+    name: str,
+    work: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    state: Supervised,
+    *,
+    backoff: float = 1.0,
+    max_backoff: float = 60.0,
+) -> None:
+    """Run `work()` until `stop` is set; when it raises (or returns early), log it with
+    the exception and start it again after `backoff` seconds, doubling to `max_backoff`."""
+    delay = backoff
+    while not stop.is_set():
+        state.running = True
+        try:
+            await work()
+            if stop.is_set():
+                return
+            state.last_error = "returned"
+            log.error("%s stopped unexpectedly; restarting in %.0fs", name, delay)
+        except Exception as exc:
+            state.last_error = type(exc).__name__
+            log.exception("%s crashed; restarting in %.0fs", name, delay)
+        state.running = False
+        state.restarts += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(max_backoff, delay * 2)
+
+
 def freeze_startup_heap() -> None:
     """Move everything built at start-up (libraries, the org config, the app) out of the
     cyclic collector's generations: those objects live as long as the process, and without
@@ -176,7 +270,6 @@ async def start_runtime(
         config=config,
         hooks=hooks,
     )
-    server = await start_http(app, host=options.host, port=options.port)
     sender = None
     if options.sender:
         sender = Sender(
@@ -189,6 +282,10 @@ async def start_runtime(
             admin_channel=config.slack.admin_channel if config else None,
             worker_id=options.replica,
         )
+    health: list[Callable[[], dict[str, Any]]] = []
+    server = await start_http(
+        app, host=options.host, port=options.port, health=lambda: health[0]() if health else {}
+    )
     runtime = Runtime(
         settings,
         config,
@@ -207,8 +304,20 @@ async def start_runtime(
         sync,
     )
     hooks.wake_sender, hooks.start_sync = runtime.wake_sender, runtime.start_sync
+    health.append(runtime.health)
     if sender is not None:
-        runtime._background.append(asyncio.create_task(sender.run(runtime.stop_event)))
+        outbox = sender
+        state = runtime.supervised.setdefault("sender", Supervised())
+        runtime._background.append(
+            asyncio.create_task(
+                supervise(
+                    "outbox sender",
+                    lambda: outbox.run(runtime.stop_event),
+                    runtime.stop_event,
+                    state,
+                )
+            )
+        )
     if options.scheduler and rhythm_engine is not None:
         scheduler = create_scheduler(
             beat=runtime.beat,

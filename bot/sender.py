@@ -11,13 +11,19 @@ overlapping the sends; sends run as asyncio tasks, at most `max_in_flight` at on
 `RateLimiter`; outcomes are written with group commit (`bot.outcomes.OutcomeWriter`). 429s
 wait out ``Retry-After``; 5xx, timeouts and dropped connections back off with jitter, and —
 because Slack may have posted before the answer was lost — look the delivery up
-(`bot.reconcile`) before posting again. Permanent errors mark the delivery dead and tell the
-admins once (`bot.failures`).
+(`bot.reconcile`) before posting again. Transient failures are retried until the delivery's
+expiry (then it is ``expired``), and when most sends fail the same transient way a circuit
+breaker (`bot.circuit`) stops all sending for a while. Permanent errors mark the delivery
+dead and tell the admins (`bot.failures`, grouped per rhythm and error). Errors about the
+bot's own token pause sending altogether (rows stay pending; `/healthz` says so). Stopping
+(`run`'s event) stops claiming, lets sends in flight finish and gives claimed-but-unsent
+rows back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -31,7 +37,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
+from bot.circuit import CircuitBreaker
 from bot.delivery_sends import DeliverySends, Result
+from bot.failures import AUTH_ERRORS
 from bot.outcomes import OutcomeWriter, Record
 from bot.ratelimit import RateLimiter
 from bot.reconcile import Finder, tagged_filename
@@ -45,17 +53,43 @@ UNCONFIRMED = "unconfirmed"  # error prefix: the last try may have been posted; 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try. Delays are `base * 2**n` seconds (capped), with full jitter."""
+    """How hard to try. Delays are `base * 2**n` seconds (capped), with full jitter.
+
+    Transient failures (5xx, timeouts, Slack unreachable, rate limits) are retried until the
+    delivery's `expires_at` (rows without one: `retry_for` after they were written), never
+    for a number of attempts; then the row is ``expired``. The breaker settings open the
+    sender's circuit breaker (`bot.circuit`) when most sends fail the same transient way."""
 
     tries_per_claim: int = 4  # attempts within one claim before giving the row back
-    max_attempts: int = 8  # claims before a retryable error becomes dead
     base_delay: float = 0.5
     max_delay: float = 60.0
     stale_claim_after: dt.timedelta = dt.timedelta(minutes=10)
     settle_delay: float = 2.0  # after a lost answer, wait this long before looking it up
+    retry_for: dt.timedelta = dt.timedelta(hours=12)  # rows written before expiries existed
+    breaker_window: int = 10  # recent send outcomes the breaker looks at
+    breaker_min_failures: int = 5  # ...of which at least this many
+    breaker_share: float = 0.8  # ...and this share failed the same transient way
+    breaker_base: float = 5.0  # seconds the first opening lasts (doubling while it fails)
+    breaker_max: float = 300.0
+    auth_recheck: float = 300.0  # seconds between tries while the token is refused
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+
+
+def transient_class(result: Result) -> str | None:
+    """The way a send failed for the circuit breaker; None when Slack answered (sent or a
+    permanent refusal). Lost answers (5xx, timeouts, dropped connections) are one class."""
+    if result.status == "ambiguous":
+        return "slack_unavailable"
+    if result.status != "retry":
+        return None
+    error = result.error or ""
+    if error.startswith("connection_failed"):
+        return "slack_unreachable"
+    if error == "ratelimited":
+        return "ratelimited"
+    return f"transient:{error.split(':')[0][:40]}"
 
 
 class Sender:
@@ -98,25 +132,66 @@ class Sender:
             base_delay=self.retry.base_delay,
             max_delay=self.retry.max_delay,
         )
+        self.breaker = CircuitBreaker(
+            window=self.retry.breaker_window,
+            min_failures=self.retry.breaker_min_failures,
+            share=self.retry.breaker_share,
+            base=self.retry.breaker_base,
+            cap=self.retry.breaker_max,
+        )
+        self.auth_error: str | None = None  # Slack refuses the bot's token: sending paused
+        self.auth_paused_until: dt.datetime | None = None
+        self._stop: asyncio.Event | None = None
         self.sent = 0
         self.dead = 0
+        self.expired = 0
+        self.retried = 0  # outcomes recorded `failed` (to be retried)
+        self.released = 0
 
     # -- the loop --------------------------------------------------------------------------
     def wake(self) -> None:
         """Ask a running sender to look for due rows now (call from the event loop)."""
         self._wake.set()
 
+    def health(self) -> dict[str, Any]:
+        """The sender's state for `/healthz`: ok, backing off (Slack failing; still
+        healthy) or paused (Slack refuses the token: unhealthy)."""
+        now = self.clock.now()
+        if self.auth_error is not None:
+            return {"ok": False, "sender": "paused", "reason": self.auth_error}
+        if self.breaker.is_open(now):
+            return {"ok": True, "sender": "backing_off", "reason": self.breaker.reason}
+        return {"ok": True, "sender": "ok"}
+
+    def may_send(self) -> bool:
+        """Not stopping, not paused for a refused token, circuit breaker not open."""
+        if self._stop is not None and self._stop.is_set():
+            return False
+        now = self.clock.now()
+        if self.auth_paused_until is not None and now < self.auth_paused_until:
+            return False
+        return self.breaker.allows(now)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile, then drain whatever is due until `stop` is set (reconciling again every
-        half lease, for replicas that die while this one runs)."""
-        await self.reconcile()
-        last_reconcile = self.clock.now()
+        half lease, for replicas that die while this one runs). A failure anywhere — the
+        first reconcile included — is logged and retried after `poll_interval`."""
+        self._stop = stop
+        last_reconcile: dt.datetime | None = None
         while not stop.is_set():
             try:
-                if self.clock.now() - last_reconcile >= self.retry.stale_claim_after / 2:
-                    last_reconcile = self.clock.now()
-                    await self.reconcile()  # claims of replicas that died since
-                await self.drain()
+                now = self.clock.now()
+                if (
+                    last_reconcile is None
+                    or now - last_reconcile >= self.retry.stale_claim_after / 2
+                ):
+                    await self.reconcile()  # at start, then claims of replicas that died since
+                    last_reconcile = now
+                before = self._counts()
+                started = asyncio.get_running_loop().time()
+                handled = await self.drain(stop)
+                if handled:
+                    self._log_batch(before, handled, asyncio.get_running_loop().time() - started)
             except Exception:  # the loop must survive a bad row or a DB blip
                 log.exception("outbox drain failed; retrying in %.1fs", self.poll_interval)
             self._wake.clear()
@@ -125,11 +200,35 @@ class Sender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def drain(self) -> int:
+    def _counts(self) -> tuple[int, int, int, int, int]:
+        return (self.sent, self.dead, self.expired, self.retried, self.released)
+
+    def _log_batch(self, before: tuple[int, ...], handled: int, seconds: float) -> None:
+        sent, dead, expired, retried, released = (
+            a - b for a, b in zip(self._counts(), before, strict=True)
+        )
+        log.info(
+            "outbox: %d claimed in %.1fs: %d sent, %d to retry, %d released, %d dead, %d expired",
+            handled,
+            seconds,
+            sent,
+            retried,
+            released,
+            dead,
+            expired,
+        )
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Send every delivery due now (including ones that fall due while draining); return
         once every outcome is recorded (or, through a database outage, given up to
         reconciliation). If a claim fails, what is already claimed is still sent and its
-        outcomes keep being recorded in the background; then the claim's error is raised."""
+        outcomes keep being recorded in the background; then the claim's error is raised.
+
+        When `stop` is set (or the sender pauses: circuit breaker open, token refused) it
+        claims nothing more, lets the sends in flight finish and gives the claimed rows it
+        has not started back (pending again), then returns."""
+        if stop is not None:
+            self._stop = stop
         handled = 0
         in_flight: set[asyncio.Task[asyncio.Future[bool]]] = set()
         recorded: list[asyncio.Future[bool]] = []  # this drain's outcomes being written
@@ -146,6 +245,10 @@ class Sender:
             wake.set()
 
         while True:
+            if not self.may_send():
+                exhausted = True  # claim nothing more; hand back what is not started
+                while ready:
+                    recorded.append(self.outcomes.submit(self._give_back(ready.popleft())))
             if claiming is None and not exhausted and len(ready) < self.max_in_flight:
                 claiming = asyncio.create_task(self._claim())  # overlaps the sends in flight
                 claiming.add_done_callback(lambda _task: wake.set())
@@ -160,6 +263,8 @@ class Sender:
                 # parent's `sent`): write them, then look once more.
                 await self.outcomes.flush(recorded)
                 recorded.clear()
+                if not self.may_send():
+                    return handled
                 batch = await self._claim()
                 if not batch:
                     return handled
@@ -180,6 +285,18 @@ class Sender:
                 ready.extend(batch)
                 handled += len(batch)
                 exhausted = len(batch) < self.claim_batch
+
+    def _give_back(self, delivery: claims.Claimed, error: str | None = None) -> Record:
+        """A claimed row this sender will not start now: pending again (when the breaker or
+        the token pause ends, if that is why)."""
+        self.released += 1
+        now = self.clock.now()
+        resume = [now]
+        if self.breaker.open_until is not None:
+            resume.append(self.breaker.open_until)
+        if self.auth_paused_until is not None:
+            resume.append(self.auth_paused_until)
+        return Record(delivery, "released", now, retry_at=max(resume), error=error)
 
     async def _claim(self) -> list[claims.Claimed]:
         batch = await self._db(
@@ -215,16 +332,30 @@ class Sender:
         # Group commit: the outcome joins the next batch; the slot is free for the next send.
         return self.outcomes.submit(self._outcome(delivery, result))
 
+    def _expired(self, delivery: claims.Claimed) -> bool:
+        return delivery.expires_at is not None and self.clock.now() >= delivery.expires_at
+
     async def _send_with_retries(self, delivery: claims.Claimed) -> Result:
         if (delivery.last_error or "").startswith(UNCONFIRMED):
             settled = await self._settle(delivery)  # a lost answer last time: look first
-            if settled.status != "released":
+            if settled.status == "sent" or (
+                settled.status != "released" and not self._expired(delivery)
+            ):
                 return settled
+        if self._expired(delivery):  # too late: record it, never send it late
+            return Result("expired", error=delivery.last_error or "not sent in time")
         result = Result("retry", error="not tried")
         for attempt in range(1, self.retry.tries_per_claim + 1):
             if attempt > 1:
-                await asyncio.sleep(self.retry.delay(attempt, self._rng))
+                await self._pause(self.retry.delay(attempt, self._rng))
+                if not self.may_send():  # stopping, or the breaker opened meanwhile
+                    if result.status != "retry":
+                        return result
+                    return Result("released", error=result.error)
             result = await self.sends.send(delivery)
+            self._observe(result)
+            if result.status == "paused":
+                return Result("released", error=result.error)
             if result.status == "ambiguous":
                 await asyncio.sleep(self.retry.settle_delay)  # let a slow request land first
                 result = await self._settle(delivery)
@@ -233,6 +364,45 @@ class Sender:
             if result.status != "retry" or (result.error or "").startswith(UNCONFIRMED):
                 return result  # an unconfirmed send is never blindly repeated
         return result
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between tries; a stop ends it at once."""
+        if self._stop is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    def _observe(self, result: Result) -> None:
+        """Feed one send's result to the breaker and the token pause."""
+        now = self.clock.now()
+        if result.status == "paused":
+            self._pause_for_auth(result.error or "invalid_auth", now)
+            return
+        if result.status == "sent" and self.auth_error is not None:
+            log.info("Slack accepts the bot token again: sending resumed")
+            self.auth_error = self.auth_paused_until = None
+        if self.breaker.record(now, transient_class(result)):
+            log.warning(
+                "most sends fail the same way (%s, last error %s): sending paused until %s "
+                "(opening %d); deliveries are retried until they expire",
+                self.breaker.reason,
+                result.error,
+                f"{self.breaker.open_until:%H:%M:%S} UTC",
+                self.breaker.openings,
+            )
+
+    def _pause_for_auth(self, error: str, now: dt.datetime) -> None:
+        self.auth_paused_until = now + dt.timedelta(seconds=self.retry.auth_recheck)
+        if self.auth_error != error:  # once per distinct error, never the token itself
+            log.error(
+                "Slack refuses the bot token (%s): %s. Sending is paused and deliveries stay "
+                "pending; retrying every %.0fs (or restart after fixing it).",
+                error,
+                AUTH_ERRORS.get(error, "check SLACK_BOT_TOKEN and the app's scopes"),
+                self.retry.auth_recheck,
+            )
+        self.auth_error = error
 
     async def _settle(self, delivery: claims.Claimed) -> Result:
         """Whether a send whose answer was lost happened: sent (found), released (absent,
@@ -262,6 +432,8 @@ class Sender:
         if message is not None:
             return Result("sent", channel=message["channel"], ts=message["ts"])
         if failed is not None:  # could not look: do not assume it is absent
+            if failed.kind == "auth":
+                self._pause_for_auth(failed.error or "invalid_auth", self.clock.now())
             raise _Unknown(failed.error or "lookup failed")
         return None
 
@@ -273,15 +445,21 @@ class Sender:
             self.sent += 1
             return Record(delivery, "sent", now, channel=result.channel, ts=result.ts)
         if result.status == "released":
-            return Record(delivery, "released", now)
+            return self._give_back(delivery, result.error)
         error = result.error or "failed"
-        if result.status == "dead" or delivery.attempts >= self.retry.max_attempts:
+        if result.status == "dead":
             self.dead += 1
             return Record(delivery, "dead", now, error=error)
+        deadline = delivery.expires_at or delivery.created_at + self.retry.retry_for
+        if result.status == "expired" or now >= deadline:
+            self.expired += 1
+            return Record(delivery, "expired", now, error=error)
+        self.retried += 1
         delay = self.retry.delay(delivery.attempts + 1, self._rng) + self.retry.base_delay
-        return Record(
-            delivery, "failed", now, error=error, retry_at=now + dt.timedelta(seconds=delay)
-        )
+        retry_at = now + dt.timedelta(seconds=delay)
+        if self.breaker.open_until is not None:
+            retry_at = max(retry_at, self.breaker.open_until)
+        return Record(delivery, "failed", now, error=error, retry_at=retry_at)
 
     async def _db(self, func: Callable[..., T], **kwargs: Any) -> T:
         """Run a sync service function in a worker thread, in its own committed transaction."""

@@ -8,7 +8,9 @@ waits out 429s for their ``Retry-After`` and tries again, and returns an `Outcom
 - ``permanent`` — Slack refused for good (``not_in_channel``, ``invalid_blocks``...);
 - ``retryable`` — nothing happened (connection refused, a transient Slack error): try later;
 - ``ambiguous`` — a timeout, a dropped connection or a 5xx: Slack may or may not have done
-  it, so the caller must check before trying again (see `bot.reconcile`).
+  it, so the caller must check before trying again (see `bot.reconcile`);
+- ``auth`` — Slack refused the bot itself (`bot.failures.AUTH_ERRORS`: invalid or revoked
+  token, missing scope): nothing can be sent until that is fixed.
 
 Errors are translated here, at the boundary; nothing above this module sees slack_sdk's or
 aiohttp's exceptions.
@@ -25,12 +27,12 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.failures import is_permanent
+from bot.failures import is_global, is_permanent
 from bot.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-OutcomeKind = Literal["ok", "permanent", "retryable", "ambiguous"]
+OutcomeKind = Literal["ok", "permanent", "retryable", "ambiguous", "auth"]
 MAX_RATELIMITED_WAITS = 50
 DEFAULT_RETRY_AFTER = 1.0
 
@@ -79,6 +81,8 @@ class SlackCaller:
                     continue
                 data = exc.response.data if isinstance(exc.response.data, dict) else {}
                 error = str(data.get("error") or f"http_{status}")
+                if is_global(error):
+                    return Outcome("auth", data, error)
                 if status >= 500:
                     return Outcome("ambiguous", data, error)
                 return Outcome("permanent" if is_permanent(error) else "retryable", data, error)

@@ -146,6 +146,14 @@ class Catalog:
         return sorted({b.date_field for b in self.bases.values() if b.source == source})
 
 
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def currency_symbol(code: str) -> str:
+    """What goes before an amount in `code`: "$", "€", "£", else the code and a space."""
+    return CURRENCY_SYMBOLS.get(code, code + " ")
+
+
 def money(currency: CurrencyConfig) -> Callable[[Row], float | None]:
     """Row amount in the reporting currency, or None when missing or without a rate."""
 

@@ -27,6 +27,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory, offset_copy
 from PIL import Image
 
+from metrics.catalog import currency_symbol
+
 BLUE, ORANGE, GREEN, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
 SKY, PURPLE, GREY, INK = "#56B4E9", "#CC79A7", "#9A9A9A", "#222222"
 STATUS_COLOURS = {"green": GREEN, "yellow": ORANGE, "red": VERMILLION, "none": GREY}
@@ -40,8 +42,9 @@ class ChartSize:
     dpi: int = 100
 
 
-def compact(value: float, unit: str = "count") -> str:
-    """1234567 -> '1.2M', 0.256 (percent) -> '26%', currency gets '$'."""
+def compact(value: float, unit: str = "count", currency: str = "USD") -> str:
+    """1234567 -> '1.2M', 0.256 (percent) -> '26%', currency gets its symbol ('$', '€',
+    'CHF ') as the messages print it (`metrics.catalog.currency_symbol`)."""
     if unit == "percent":
         return f"{value * 100:.0f}%"
     sign, v = ("-" if value < 0 else ""), abs(value)
@@ -55,7 +58,7 @@ def compact(value: float, unit: str = "count") -> str:
         text = f"{v:.0f}"
     else:
         text = f"{v:.1f}"
-    return f"{sign}${text}" if unit == "currency" else f"{sign}{text}"
+    return f"{sign}{currency_symbol(currency)}{text}" if unit == "currency" else f"{sign}{text}"
 
 
 @dataclass
@@ -143,11 +146,11 @@ class ChartRenderer:
         image.convert("RGB").save(out, format="PNG", compress_level=self.compress_level)
         return out.getvalue()
 
-    def _finish(self, slot: _Slot, top: float, unit: str) -> bytes:
+    def _finish(self, slot: _Slot, top: float, unit: str, currency: str = "USD") -> bytes:
         ax = slot.ax
         ax.set_ylim(0, top * 1.18 if top > 0 else 1.0)
         ax.yaxis.set_major_locator(MaxNLocator(4))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v, unit)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v, unit, currency)))
         return self._png(slot.canvas)
 
     def trend(
@@ -158,8 +161,10 @@ class ChartRenderer:
         *,
         target: float | Sequence[float] | None = None,
         unit: str = "count",
+        currency: str = "USD",
     ) -> bytes:
-        """Daily (or weekly) values as a line, with the target as a dashed line."""
+        """Daily (or weekly) values as a line, with the target as a dashed line; money in
+        `currency` (the reporting currency's code)."""
         slot = self._slot("trend", title)
         ax = slot.ax
         xs = list(range(len(values)))
@@ -177,7 +182,7 @@ class ChartRenderer:
                     slot.fig.text(
                         0.97,
                         0.93,
-                        f"- - target {compact(line[-1], unit)}",
+                        f"- - target {compact(line[-1], unit, currency)}",
                         ha="right",
                         fontsize=11,
                         color=ORANGE,
@@ -188,7 +193,7 @@ class ChartRenderer:
         step = max(1, -(-len(days) // 6))
         ax.set_xticks(xs[::step], [d.strftime("%b %d") for d in days][::step])
         ax.set_xlim(-0.5, max(len(xs) - 0.5, 0.5))
-        return self._finish(slot, top, unit)
+        return self._finish(slot, top, unit, currency)
 
     def team_bars(
         self,
@@ -199,6 +204,7 @@ class ChartRenderer:
         targets: Sequence[float | None] | None = None,
         statuses: Sequence[str] | None = None,
         unit: str = "count",
+        currency: str = "USD",
     ) -> bytes:
         """One bar per person (or team), coloured by status, with a target tick each.
 
@@ -218,7 +224,7 @@ class ChartRenderer:
             rect, label, name = pool.rects[x], pool.values[x], pool.names[x]
             rect.set_bounds(x - 0.31, 0, 0.62, value)
             rect.set_facecolor(colour)
-            label.set_text(compact(value, unit))
+            label.set_text(compact(value, unit, currency))
             label.set_position((x, value))
             label.set_transform(pool.down if inside else pool.up)
             label.set_verticalalignment("top" if inside else "bottom")
@@ -243,7 +249,7 @@ class ChartRenderer:
             )
             top = max(top, *ty) if ty else top
         ax.set_xlim(-0.6, max(n - 0.4, 0.6))
-        return self._finish(slot, top, unit)
+        return self._finish(slot, top, unit, currency)
 
     def _bar_pool(self, slot: _Slot) -> _BarPool:
         ax = slot.ax
@@ -277,7 +283,14 @@ class ChartRenderer:
         ax.set_ylim(-0.6, len(steps) - 0.4)
         return self._png(slot.canvas)
 
-    def velocity(self, title: str, labels: Sequence[str], values: Sequence[float | None]) -> bytes:
+    def velocity(
+        self,
+        title: str,
+        labels: Sequence[str],
+        values: Sequence[float | None],
+        *,
+        currency: str = "USD",
+    ) -> bytes:
         """Velocity per period (currency/day) with period-over-period change labels."""
         slot = self._slot("velocity", title)
         ax = slot.ax
@@ -304,7 +317,7 @@ class ChartRenderer:
                 )
         ax.set_xticks(xs, list(labels))
         ax.set_xlim(-0.5, max(len(xs) - 0.5, 0.5))
-        return self._finish(slot, max((p[1] for p in pts), default=0.0), "currency")
+        return self._finish(slot, max((p[1] for p in pts), default=0.0), "currency", currency)
 
     def growth(
         self,
@@ -313,8 +326,11 @@ class ChartRenderer:
         projected: Sequence[float],
         target: Sequence[float | None],
         naive: Sequence[float | None] | None = None,
+        *,
+        currency: str = "USD",
     ) -> bytes:
-        """Projected bookings vs target (and the naive reps × quota view) per period."""
+        """Projected bookings vs target (and the naive reps × quota view) per period, each
+        bar and marker with its value printed (colour is never the only signal)."""
         slot = self._slot("growth", title)
         ax = slot.ax
         xs = list(range(len(labels)))
@@ -337,16 +353,50 @@ class ChartRenderer:
             )
         )
         top = max([*projected, *tgt, 0.0])
-        if naive is not None:
-            ns = [n or 0.0 for n in naive]
+        values = [(x - width / 2, v) for x, v in zip(xs, projected, strict=True)]
+        values += [(x + width / 2, t) for x, t in zip(xs, target, strict=True) if t is not None]
+        for x, v in values:
             slot.add(
-                ax.scatter(xs, ns, marker="D", color=INK, s=28, label="Reps × quota", zorder=3)
+                ax.annotate(
+                    compact(v, "currency", currency),
+                    (x, v),
+                    textcoords="offset points",
+                    xytext=(0, 3),
+                    ha="center",
+                    fontsize=9,
+                    color=INK,
+                )
             )
-            top = max(top, *ns)
+        if naive is not None:
+            marked = [(x, n) for x, n in zip(xs, naive, strict=True) if n is not None]
+            slot.add(
+                ax.scatter(
+                    [x for x, _ in marked],
+                    [n for _, n in marked],
+                    marker="D",
+                    color=INK,
+                    s=28,
+                    label="Reps × quota",
+                    zorder=3,
+                )
+            )
+            for x, n in marked:
+                slot.add(
+                    ax.annotate(
+                        f"reps × quota {compact(n, 'currency', currency)}",
+                        (x, n),
+                        textcoords="offset points",
+                        xytext=(6, 0),
+                        va="center",
+                        fontsize=8,
+                        color=INK,
+                    )
+                )
+            top = max([top, *(n for _, n in marked)])
         slot.add(ax.legend(loc="upper left", frameon=False, fontsize=10, ncols=3))
         ax.set_xticks(xs, list(labels))
         ax.set_xlim(-0.6, max(len(xs) - 0.4, 0.6))
-        return self._finish(slot, top * 1.1, "currency")
+        return self._finish(slot, top * 1.1, "currency", currency)
 
 
 def _short(name: str, limit: int = 10) -> str:

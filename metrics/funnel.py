@@ -7,7 +7,8 @@ same period, not followed per record).
 
 Stage funnel (from `deal_stage_history`): deals created in each cohort (calendar month of
 `created_at` in the org zone) and how many reached each stage of an ordered list — a deal
-reached a stage if it entered it or any later one; a won deal reached them all.
+reached a stage if it entered it or any later one; a won deal reached them all. Deals of CRM
+owners mapped to no one are left out at every scope, as the rollups leave them out.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def stage_funnel(
         select(Deal.id, Deal.created_at, Deal.is_won)
         .where(Deal.deleted.is_(False), Deal.created_at >= lo, Deal.created_at < hi)
         .join(CrmUser, CrmUser.id == Deal.owner_id)
+        .where(CrmUser.person_id.is_not(None))  # as the rollups: unmapped owners are no one's
     )
     if scope is not None and scope.kind == "person":
         query = query.where(CrmUser.person_id == scope.key)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, func, select, true, union_all
 from sqlalchemy.orm import Session
 
 from metrics.calendar import WorkCalendar
@@ -25,6 +25,7 @@ from metrics.lookup import (
     Scope,
     catalog_for,
     metric_value,
+    target_people_query,
     team_keys,
     value_from_sums,
 )
@@ -55,6 +56,15 @@ def daily_totals(
     if not person_ids:
         return _daily_totals(session, defn, None, start, end)
     return _daily_totals(session, defn, MetricDaily.person_id.in_(list(person_ids)), start, end)
+
+
+def org_daily_totals(
+    session: Session, *, defn: MetricDef, start: dt.date, end: dt.date
+) -> list[float]:
+    """For each day in [start, end], an additive metric summed over every row: the org as
+    `metrics.lookup.Scope.org()` counts it (inactive people, managers and rows without a
+    team included), so a chart of it ends where the org's value for the period does."""
+    return _daily_totals(session, defn, true(), start, end)
 
 
 def team_daily_totals(
@@ -164,16 +174,13 @@ def pipeline_coverage(
 ) -> MetricValue:
     """`metric_value(..., metric="pipeline_coverage")` for a big team or the org: the same
     value, with the people read as plain rows and their bookings targets shared."""
-    query = select(Person.id, Person.email, Person.role, Person.team_key).where(
-        Person.active.is_(True)
-    )
+    columns = (Person.id, Person.email, Person.role, Person.team_key)
+    query = select(Person.id).where(Person.active.is_(True))
     if scope.kind == "person":
-        query = select(Person.id, Person.email, Person.role, Person.team_key).where(
-            Person.id == scope.key
-        )
+        query = select(Person.id).where(Person.id == scope.key)
     elif scope.kind == "team":
         query = query.where(Person.team_key == scope.key)
-    people = plain(session).execute(query).all()
+    owners = [pid for (pid,) in plain(session).execute(query).all()]
     convert = money(config.currency)
     open_total, excluded = 0.0, 0
     rows = (
@@ -182,7 +189,7 @@ def pipeline_coverage(
             select(Deal.amount, Deal.currency)
             .join(CrmUser, CrmUser.id == Deal.owner_id)
             .where(
-                CrmUser.person_id.in_([p.id for p in people]),
+                CrmUser.person_id.in_(owners),
                 Deal.is_closed.is_(False),
                 Deal.deleted.is_(False),
             )
@@ -199,14 +206,14 @@ def pipeline_coverage(
     work = WorkCalendar(config.calendar)
     memo = memo if memo is not None else {}
     target = 0.0
-    for person in people:
+    for person in plain(session).execute(target_people_query(scope, *columns)).all():
         t = person_target(config, work, bookings, person, start, end, memo)
         target += t or 0.0
     done = metric_value(
         session, config=config, metric="bookings", scope=scope, start=start, end=end
     ).numerator
     remaining = max(0.0, target - done)
-    value = None if remaining == 0 else open_total / remaining
+    value = None if remaining <= 0 else open_total / remaining
     return MetricValue(
         PIPELINE_COVERAGE, "ratio", scope, start, end, value, open_total, remaining, excluded
     )

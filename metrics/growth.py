@@ -6,7 +6,12 @@ deal size. Projection for a future period = meetings per working day × its work
 bookings per meeting (steady state: it ignores the cycle lag, said so in docs/metrics.md).
 The inputs needed for a target divide it back down the chain ("to make $1.2M you need 310
 meetings at current conversion"). The naive view is reps × quota: the sum of the people's
-monthly bookings targets.
+monthly bookings targets (the scope's active reps, `metrics.lookup.target_people`).
+
+A zero in the chain is a number, not a gap: closed deals and none won is a 0% win rate, so
+the projection is 0 and no number of meetings reaches the target (`meetings_needed` None,
+with a warning saying why); only a rate with nothing to divide (no meetings held, no deal
+closed, no win with an amount) leaves the projection unknown.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from metrics.config import MetricsConfig
-from metrics.lookup import Scope, catalog_for, metric_value, scope_people
+from metrics.lookup import Scope, catalog_for, metric_value, target_people
 from metrics.scoreboards import work_calendar
 from metrics.targets import group_target
 
@@ -63,6 +68,17 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(day.year + index // 12, index % 12 + 1, 1)
 
 
+def per_meeting_value(m2o: float | None, win: float | None, size: float | None) -> float | None:
+    """Bookings per meeting held: m→o × win rate × deal size. A factor that is 0 makes it 0
+    even when a later one is unknown (no wins: no average deal size); else None if any is."""
+    factors = (m2o, win, size)
+    if any(f == 0 for f in factors):
+        return 0.0
+    if m2o is None or win is None or size is None:
+        return None
+    return m2o * win * size
+
+
 def project(
     *,
     label: str,
@@ -77,13 +93,13 @@ def project(
     naive: float | None = None,
 ) -> Projection:
     """Pure projection arithmetic for one future period (tested by hand)."""
-    per_meeting = m2o * win * size if None not in (m2o, win, size) else None  # type: ignore[operator]
+    per_meeting = per_meeting_value(m2o, win, size)
     projected = None if per_meeting is None else meetings_per_day * working_days * per_meeting
     meetings = opps = deals = None
-    if target is not None and per_meeting and win and size:
-        meetings = math.ceil(target / per_meeting)
-        opps = math.ceil(target / (win * size))
+    if target is not None and size:  # a zero rate: no number of them reaches the target
         deals = math.ceil(target / size)
+        opps = math.ceil(target / (win * size)) if win else None
+        meetings = math.ceil(target / per_meeting) if per_meeting else None
     gap = None if target is None or projected is None else target - projected
     return Projection(
         label, start, end, working_days, projected, target, meetings, opps, deals, gap, naive
@@ -118,8 +134,18 @@ def growth_model(
     warnings: list[str] = []
     if held < 30:
         warnings.append(f"only {held:.0f} meetings held in the trailing window: rates are noisy")
+    if win == 0:
+        warnings.append(
+            "no deal won in the trailing window (0% win rate): at current conversion the "
+            "projection is 0 and no number of meetings reaches the target"
+        )
+    elif m2o == 0:
+        warnings.append(
+            "no opportunity created from the trailing window's meetings: at current "
+            "conversion the projection is 0"
+        )
     bookings = catalog_for(config).get("bookings")
-    people = scope_people(session, scope)
+    people = target_people(session, scope)  # reps × quota: the scope's reps, as the review
 
     def target(first: dt.date, last: dt.date) -> float | None:
         return group_target(config, work, bookings, people, first, last)
@@ -145,7 +171,7 @@ def growth_model(
         month_start.strftime("%B %Y"), month_start, _month_end(month_start), month_target
     )
     quarter = period("next 3 months", month_start, quarter_end, quarter_target)
-    per_meeting = None if None in (m2o, win, size) else m2o * win * size  # type: ignore[operator]
+    per_meeting = per_meeting_value(m2o, win, size)
     return GrowthModel(
         start, as_of, held, per_day, m2o, win, size, per_meeting, month, quarter, tuple(warnings)
     )

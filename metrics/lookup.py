@@ -188,6 +188,7 @@ def metric_value(
 
 
 def scope_people(session: Session, scope: Scope) -> list[Person]:
+    """Everyone active in the scope (managers too): whose open deals are the scope's."""
     query = select(Person).where(Person.active.is_(True))
     if scope.kind == "person":
         query = select(Person).where(Person.id == scope.key)
@@ -196,12 +197,31 @@ def scope_people(session: Session, scope: Scope) -> list[Person]:
     return list(session.scalars(query))
 
 
+def target_people_query(scope: Scope, *columns: Any) -> Select[Any]:
+    """Who a scope's targets add up (`columns`, default the `Person`): its active reps (a
+    team's by their current team) — a manager's own quota is not added to their team's, as
+    the review, the control tower and `/metric` count them; a person scope is that person."""
+    query = select(*(columns or (Person,)))
+    if scope.kind == "person":
+        return query.where(Person.id == scope.key)
+    query = query.where(Person.role == "rep", Person.active.is_(True))
+    if scope.kind == "team":
+        query = query.where(Person.team_key == scope.key)
+    return query
+
+
+def target_people(session: Session, scope: Scope) -> list[Person]:
+    """`target_people_query` as `Person` rows, by name."""
+    return list(session.scalars(target_people_query(scope).order_by(Person.name)))
+
+
 def _pipeline_coverage(
     session: Session, *, config: MetricsConfig, scope: Scope, start: dt.date, end: dt.date
 ) -> MetricValue:
-    """Open pipeline ÷ (bookings target for the period − bookings so far)."""
-    people = scope_people(session, scope)
-    ids = [p.id for p in people]
+    """Open pipeline ÷ (bookings target for the period − bookings so far); None (shown as
+    "n/a") when nothing remains: no target, or the target already made. The pipeline is
+    every active person's in scope, the target its reps' (`target_people`)."""
+    ids = [p.id for p in scope_people(session, scope)]
     convert = money(config.currency)
     open_total, excluded = 0.0, 0
     rows = session.execute(
@@ -218,12 +238,13 @@ def _pipeline_coverage(
     catalog = catalog_for(config)
     bookings = catalog.get("bookings")
     work = WorkCalendar(config.calendar)
+    people = target_people(session, scope)
     target = group_target(config, work, bookings, people, start, end) or 0.0
     done = metric_value(
         session, config=config, metric="bookings", scope=scope, start=start, end=end
     ).numerator
     remaining = max(0.0, target - done)
-    value = None if remaining == 0 else open_total / remaining
+    value = None if remaining <= 0 else open_total / remaining
     return MetricValue(
         PIPELINE_COVERAGE, "ratio", scope, start, end, value, open_total, remaining, excluded
     )

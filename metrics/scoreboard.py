@@ -23,8 +23,8 @@ class MetricStatus:
     unit: str  # count | currency | percent | days | ratio
     kind: str  # input | output
     value: float
-    target: float | None  # for the whole period (None: no target configured)
-    expected_now: float | None  # the part of the target due by `as_of` (pace)
+    target: float | None  # for the whole period (None: no target configured, or 0)
+    expected_now: float | None  # the part of the target due by `as_of` (pace; whole counts)
     status: Status  # value vs expected_now with the org's bands; "none" without target
     shortfall: float  # how much more is needed to be back on pace (0 when on pace)
     history: tuple[float, ...] = ()  # the last 7 local days, oldest first, for sparklines
@@ -48,8 +48,8 @@ class PersonScoreboard:
     as_of: dt.datetime  # aware UTC instant the pace is measured at
     metrics: tuple[MetricStatus, ...]  # input metrics with targets first, in config order
     streak_days: int = 0  # working days in a row at or above every daily target
-    team_rank: int | None = None  # 1 = best in team by share of pace
-    team_size: int = 0
+    team_rank: int | None = None  # 1 = best in team by share of pace; None: not ranked
+    team_size: int = 0  # the reps ranked (those with something due), 0 when not ranked
     notes: tuple[str, ...] = field(default=())  # e.g. "Holiday: Thanksgiving Day"
 
     @property

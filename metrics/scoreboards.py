@@ -4,9 +4,13 @@
 concerned, never raw activities; how: `metrics.scoreboard_rows`) and fill
 `metrics.scoreboard.PersonScoreboard`: the input metrics with a daily target for that person,
 in catalog (config) order, each with the day's value, target, pace at `as_of` in the person's
-zone, status, shortfall and 7-day history; the streak of working days at or above every daily
-target; the rank in the team by share of pace (mean over metrics of value ÷ pace, each capped
-at 2×; before the working day starts, value ÷ target).
+zone (for count metrics the whole number due: `metrics.targets.whole_due`), status, shortfall
+and 7-day history; the streak of working days at or above every daily target; the rank in the
+team by share of pace (mean over metrics of value ÷ pace, each capped at 2×) among the
+teammates with something due — one whose local working day has not started yet (another zone,
+or before 09:00) has no pace to be measured against, so is neither ranked nor counted.
+A daily target of 0 is no target: the metric is shown without one (status "none"), out of the
+verdict, the rank and the streak.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from metrics.scoreboard_rows import (
     read_sums,
     team_reps,
 )
-from metrics.targets import shortfall, status_for
+from metrics.targets import shortfall, status_for, whole_due
 
 HISTORY_DAYS = 7
 STREAK_LOOKBACK_DAYS = 92
@@ -64,33 +68,41 @@ def person_scoreboard(
     draft = _drafts(session, config, [person], day, as_of)[0]
     if person.team_key is None or person.role != "rep" or not person.active:
         return draft.board()
+    if draft.share is None:  # nothing due yet: no rank to give
+        return draft.board()
     # Rank among the team from the day's values only (one small query, no history).
     reps = team_reps(session, person.team_key)
     team = _drafts(session, config, reps, day, as_of, history=False)
-    others = [d for d in team if d.person.id != person_id]
+    others = [d for d in team if d.person.id != person_id and d.share is not None]
     mine = (-draft.share, person.name)
-    rank = 1 + sum(1 for d in others if (-d.share, d.person.name) < mine)
+    rank = 1 + sum(1 for d in others if (-(d.share or 0.0), d.person.name) < mine)
     return draft.board(rank, len(others) + 1)
 
 
 def team_scoreboards(
     session: Session, *, config: MetricsConfig, team_key: str, day: dt.date, as_of: dt.datetime
 ) -> list[PersonScoreboard]:
-    """Scoreboards of the team's active reps, best first by share of pace, ranked."""
+    """Scoreboards of the team's active reps, best first by share of pace, ranked; then, by
+    name and without a rank, those with nothing due yet."""
     drafts = _drafts(session, config, team_reps(session, team_key), day, as_of)
-    drafts.sort(key=lambda d: (-d.share, d.person.name))
-    return [d.board(rank, len(drafts)) for rank, d in enumerate(drafts, start=1)]
+    ranked = sorted(
+        (d for d in drafts if d.share is not None), key=lambda d: (-(d.share or 0.0), d.person.name)
+    )
+    waiting = sorted((d for d in drafts if d.share is None), key=lambda d: d.person.name)
+    boards = [d.board(rank, len(ranked)) for rank, d in enumerate(ranked, start=1)]
+    return boards + [d.board() for d in waiting]
 
 
-def _share(metrics: Sequence[MetricStatus]) -> float:
-    """Mean over metrics of value ÷ pace (else ÷ target), each capped at 2×; -1 without any."""
-    shares: list[float] = []
-    for m in metrics:
-        if m.expected_now is not None and m.expected_now > 0:
-            shares.append(min(m.value / m.expected_now, 2.0))
-        elif m.target:
-            shares.append(min(m.value / m.target, 2.0))
-    return sum(shares) / len(shares) if shares else -1.0
+def _share(metrics: Sequence[MetricStatus]) -> float | None:
+    """Mean over metrics of value ÷ pace, each capped at 2×, over the metrics with something
+    due; None when nothing is due yet (the rep's working day has not started, a day off, no
+    target): such a rep is not ranked."""
+    shares = [
+        min(m.value / m.expected_now, 2.0)
+        for m in metrics
+        if m.expected_now is not None and m.expected_now > 0
+    ]
+    return sum(shares) / len(shares) if shares else None
 
 
 class _Draft:
@@ -237,8 +249,12 @@ def _draft(ctx: _Context, person: Who, metrics: Picked) -> _Draft:
         else:
             value = read(day_row)
             history = (0.0,) * (HISTORY_DAYS - 1) + (value,)
-        target = daily if ctx.working or not defn.additive else 0.0
-        expected = target * fraction if defn.additive else target
+        if daily <= 0:  # a daily target of 0 is no target: shown, not graded
+            target: float | None = None
+            expected: float | None = None
+        else:
+            target = daily if ctx.working or not defn.additive else 0.0
+            expected = whole_due(target * fraction if defn.additive else target, defn)
         better = defn.higher_is_better
         statuses.append(
             MetricStatus(
@@ -265,10 +281,13 @@ def _out_of_office(person: Who, day: dt.date) -> bool:
 def _streak(ctx: _Context, person: Who, metrics: Picked, day_row: Row) -> int:
     """Working days in a row at or above every daily target: completed days before `day`,
     plus `day` itself once it is already met. Non-working and out-of-office days are skipped.
-    -1: not known from the rows read so far (it reaches `ctx.partial_before`)."""
-    if not metrics:
+    -1: not known from the rows read so far (it reaches `ctx.partial_before`). Targets of 0
+    are no targets: without any other, there is no streak."""
+    checks = [
+        (ctx.column.get(d.name), ctx.read[d.name], target) for d, target in metrics if target > 0
+    ]
+    if not checks:
         return 0
-    checks = [(ctx.column.get(d.name), ctx.read[d.name], target) for d, target in metrics]
     streak = 1 if ctx.working and _met(day_row, checks) else 0
     away = person.out_of_office_from is not None
     pid = person.id

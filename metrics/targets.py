@@ -1,21 +1,24 @@
 """Targets, pace and red/yellow/green status.
 
 Precedence, per period (daily / weekly / monthly) independently: the person's override
-(`people[].targets`), else the metric's target for the person's team key, else for the
-person's role. A target over an arbitrary date range uses an explicit weekly/monthly target
+(`people[].targets`), else the metric's target for the person's team key (reps only: a team's
+target is its reps' — `team_target` — so a manager on the team is not held to a rep's), else
+for the person's role. A target over an arbitrary date range uses an explicit weekly/monthly target
 when the range is exactly that ISO week / calendar month, else sums a per-working-day share:
 the daily target, else the weekly target ÷ the week's working days, else the monthly target
 ÷ the month's working days. Ratio metrics (win rate...) have level targets: never scaled.
 
 Pace: the part of a target due by an instant. For a day it is the target × the share of the
 working hours elapsed in the person's zone (`WorkCalendar.day_fraction_elapsed`); a past day
-is due in full. Status compares value with pace using the org's bands.
+is due in full. Status compares value with pace using the org's bands. The daily scoreboard
+grades count metrics against the whole number due (`whole_due`).
 """
 
 from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -67,14 +70,15 @@ def personal_target_emails(config: MetricsConfig, metric: str) -> frozenset[str]
 def target_sets(
     config: MetricsConfig, metric: str, *, email: str | None, role: str | None, team: str | None
 ) -> list[TargetSet]:
-    """Candidate target sets, highest precedence first."""
+    """Candidate target sets, highest precedence first. A team key's targets are per rep
+    (a team's target is its reps' sum): they apply to reps only."""
     sets: list[TargetSet] = []
     person = _people(config).get(email.lower()) if email else None
     if person is not None and metric in person.targets:
         sets.append(person.targets[metric])
     metric_cfg = config.metric(metric)
     if metric_cfg is not None:
-        if team is not None and team in metric_cfg.targets:
+        if team is not None and role == "rep" and team in metric_cfg.targets:
             sets.append(metric_cfg.targets[team])
         if role is not None and role in metric_cfg.targets:
             sets.append(metric_cfg.targets[role])
@@ -164,19 +168,38 @@ def expected_by(
     end: dt.date,
     local_now: dt.datetime,
 ) -> float | None:
-    """The part of `target` for [start, end] due by `local_now` (person's zone)."""
+    """The part of `target` for [start, end] due by `local_now` (person's zone); for a count
+    metric the whole number due (`whole_due`), as the scoreboards grade and show it, so
+    `/metric`, alerts, MAPLE's figures and the control tower agree with them."""
     if target is None:
         return None
     if not metric.additive:
         return target
     today = local_now.date()
     if today > end:
-        return target
+        return whole_due(target, metric)
     if today < start:
         return 0.0
     if start == end:
-        return target * work.day_fraction_elapsed(local_now)
-    return target * work.period_fraction_elapsed(start, end, local_now)
+        return whole_due(target * work.day_fraction_elapsed(local_now), metric)
+    return whole_due(target * work.period_fraction_elapsed(start, end, local_now), metric)
+
+
+WHOLE_SLACK = 1e-9  # binary rounding: 20 x 9/9 may come out as 19.999999999999996
+
+
+def counts_whole(metric: MetricDef) -> bool:
+    """Whether the metric counts whole things (calls, meetings, deals): an additive metric
+    in the `count` unit. Not currency, percent, ratio or averaged metrics."""
+    return metric.unit == "count" and metric.additive
+
+
+def whole_due(expected: float | None, metric: MetricDef) -> float | None:
+    """Pace as the scoreboard grades and shows it: for a count metric the whole number due so
+    far (11.1 calls due is 11: nobody can make a tenth of a call), else `expected` as is."""
+    if expected is None or not counts_whole(metric):
+        return expected
+    return float(math.floor(expected + WHOLE_SLACK))
 
 
 def status_for(

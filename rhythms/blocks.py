@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from metrics.catalog import currency_symbol
+
 Block = dict[str, Any]
 
 HEADER_MAX = 150
@@ -165,9 +167,9 @@ def progress_bar(fraction: float, width: int = 10) -> str:
 
 
 def fmt_number(value: float, unit: str = "count", currency: str = "USD") -> str:
-    """A value for humans: 42, 0.6, $12.5k, 38%, 4.2 days."""
+    """A value for humans: 42, 0.6, $12.5k, 38% (0.38), 175% (1.75), 4.2 days."""
     if unit == "currency":
-        symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, currency + " ")
+        symbol = currency_symbol(currency)
         magnitude = abs(value)
         if magnitude >= 1_000_000:
             return f"{symbol}{value / 1_000_000:.1f}M"
@@ -176,8 +178,8 @@ def fmt_number(value: float, unit: str = "count", currency: str = "USD") -> str:
         if magnitude >= 1_000:
             return f"{symbol}{value / 1_000:.1f}k"
         return f"{symbol}{value:,.0f}"
-    if unit == "percent":
-        return f"{value * 100:.0f}%" if abs(value) <= 1.5 else f"{value:.0f}%"
+    if unit == "percent":  # percent metrics are fractions everywhere (docs/metrics.md)
+        return f"{value * 100:.0f}%"
     if unit == "days":
         return f"{value:.1f} days"
     if float(value).is_integer():

@@ -5,7 +5,10 @@ what changed since yesterday, coaching flags, and the one or two things needing 
 `tower_message(tower)` composes Block Kit; `tower_chart(tower)` renders team inputs vs pace.
 Everything comes from the metrics engine; no number is computed here that it does not own,
 except the lever decomposition, which splits velocity's log change into its four factors:
-ln(V₂/V₁) = ln(O₂/O₁) + ln(W₂/W₁) + ln(S₂/S₁) − ln(C₂/C₁).
+ln(V₂/V₁) = ln(O₂/O₁) + ln(W₂/W₁) + ln(S₂/S₁) − ln(C₂/C₁) — and names the factor that moved it
+most *in the direction it went* (`main_lever`) — and a team's share of input pace: the mean
+over its inputs with a target of value ÷ pace, each capped at 2× (as the scoreboard's team
+rank), so calls, emails and pipeline dollars weigh alike instead of dollars swamping counts.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ import math
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
-from metrics.lookup import Scope, catalog_for, metric_value
+from metrics.lookup import Scope, catalog_for, metric_value, target_people
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
 from metrics.targets import TargetMemo, expected_by, group_target, person_target, status_for
@@ -34,15 +36,16 @@ ACTIVITY_INPUTS = ("calls", "emails")
 class TeamLine:
     team_key: str
     team_name: str
-    inputs: tuple[tuple[str, float, float | None, str], ...]  # label, value, pace, status
-    input_share: float | None  # value ÷ pace summed over inputs with a target
+    inputs: tuple[tuple[str, float, float | None, str, str], ...]  # label, value, pace,
+    # status, unit
+    input_share: float | None  # mean of value ÷ pace (each capped at 2×) over paced inputs
     bookings_mtd: float
     bookings_target: float | None
     coverage: float | None
     velocity: Velocity
     velocity_before: Velocity
-    lever: str | None  # which factor moved velocity most, week over week
-    lever_change: float | None  # that factor's log contribution
+    lever: str | None  # the factor that moved velocity most its way, week over week
+    lever_change: float | None  # that factor's log contribution (same sign as the change)
     calls_yesterday: float
     calls_day_before: float
 
@@ -82,14 +85,23 @@ def lever_split(before: Velocity, after: Velocity) -> dict[str, float] | None:
     return dict(zip(LEVERS, logs, strict=True))
 
 
+def main_lever(split: dict[str, float] | None) -> tuple[str, float] | None:
+    """The factor behind velocity's move, in its direction: when it fell, the most negative
+    contribution; when it rose, the most positive; None when it did not move (or unknown)."""
+    if not split:
+        return None
+    total = sum(split.values())
+    if total < 0:
+        name = min(split, key=lambda k: split[k])
+    elif total > 0:
+        name = max(split, key=lambda k: split[k])
+    else:
+        return None
+    return name, split[name]
+
+
 def _members(session: Session, team_key: str) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person).where(
-                Person.team_key == team_key, Person.role == "rep", Person.active.is_(True)
-            )
-        )
-    )
+    return target_people(session, Scope.team(team_key))
 
 
 def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.datetime) -> Tower:
@@ -107,7 +119,7 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
         members = _members(session, team.key)
         scope = Scope.team(team.key)
         inputs = []
-        got = due = 0.0
+        shares: list[float] = []
         for defn in input_defs:
             target = group_target(config, work, defn, members, day, day)
             if target is None:
@@ -119,9 +131,10 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                 or 0.0
             )
             pace = expected_by(target, defn, work=work, start=day, end=day, local_now=local_now)
-            inputs.append((defn.label, value, pace, status_for(value, pace, config.org)))
+            status = status_for(value, pace, config.org)
+            inputs.append((defn.label, value, pace, status, defn.unit))
             if pace:
-                got, due = got + min(value, pace * 2), due + pace
+                shares.append(min(value / pace, 2.0))
         bookings = catalog.get("bookings")
         bookings_target = group_target(
             config, work, bookings, members, month_start, _month_end(month_start)
@@ -132,15 +145,14 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
         before_v = revenue_velocity(
             session, config=config, scope=scope, start=prev_start, end=prev_end
         )
-        split = lever_split(before_v, now_v)
-        lever = max(split, key=lambda k: abs(split[k])) if split else None
+        lever = main_lever(lever_split(before_v, now_v))
         calls = catalog.metrics.get("calls")
         lines.append(
             TeamLine(
                 team.key,
                 team.name,
                 tuple(inputs),
-                got / due if due else None,
+                sum(shares) / len(shares) if shares else None,
                 metric_value(
                     session,
                     config=config,
@@ -161,8 +173,8 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                 ).value,
                 now_v,
                 before_v,
-                lever,
-                split[lever] if split and lever else None,
+                lever[0] if lever else None,
+                lever[1] if lever else None,
                 _value(session, config, "calls", scope, day) if calls else 0.0,
                 _value(session, config, "calls", scope, before_day) if calls else 0.0,
             )
@@ -204,9 +216,7 @@ def coaching_flags(
     converting")."""
     work = work_calendar(config)
     catalog = catalog_for(config)
-    people = list(
-        session.scalars(select(Person).where(Person.role == "rep", Person.active.is_(True)))
-    )
+    people = target_people(session, Scope.org())
     if not people:
         return []
     ids = [p.id for p in people]

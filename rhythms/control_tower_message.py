@@ -29,6 +29,8 @@ def _velocity_text(label: str, now_v: Any, before_v: Any, currency: str) -> str:
     if now_v.value is None:
         return f"*{label}* velocity: not enough closed deals to compute"
     text = f"*{label}* velocity {fmt_number(now_v.value, 'currency', currency)}/day"
+    if now_v.note:  # 0% win rate: closed deals, none won
+        text += f" ({now_v.note})"
     if before_v.value:
         change = now_v.value / before_v.value - 1
         arrow = "▲" if change > 0 else "▼" if change < 0 else "▶"
@@ -46,9 +48,9 @@ def tower_message(tower: Tower) -> dict[str, Any]:
         share = f" · {line.input_share:.0%} of input pace" if line.input_share is not None else ""
         blocks.append(section(f"*{line.team_name}*{share}"))
         items = [
-            f"{status_dot(status)} *{label}*\n{fmt_number(value)}"
-            + (f" / {fmt_number(pace)}" if pace is not None else "")
-            for label, value, pace, status in line.inputs[:6]
+            f"{status_dot(status)} *{label}*\n{fmt_number(value, unit, cur)}"
+            + (f" / {fmt_number(pace, unit, cur)}" if pace is not None else "")
+            for label, value, pace, status, unit in line.inputs[:6]
         ]
         target = (
             f" of {fmt_number(line.bookings_target, 'currency', cur)}"
@@ -58,10 +60,16 @@ def tower_message(tower: Tower) -> dict[str, Any]:
         items.append(f"*Bookings MTD*\n{fmt_number(line.bookings_mtd, 'currency', cur)}{target}")
         if line.coverage is not None:
             items.append(f"*Coverage*\n{line.coverage:.1f}×")
+        else:  # nothing left to cover: no target, or the month's target already made
+            why = "target met" if line.bookings_target else "no bookings target"
+            items.append(f"*Coverage*\nn/a ({why})")
         blocks.append(fields(items[:10]))
         velocity = _velocity_text("Team", line.velocity, line.velocity_before, cur)
         if line.lever and line.lever_change is not None:
-            velocity += f" · moved by *{line.lever}* ({math.exp(line.lever_change) - 1:+.0%})"
+            way = "rose" if line.lever_change > 0 else "fell"
+            velocity += (
+                f" · {way} mostly on *{line.lever}* ({math.exp(line.lever_change) - 1:+.0%})"
+            )
         delta = line.calls_yesterday - line.calls_day_before
         blocks.append(
             context(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from metrics.store import insert_ignore
 from rhythms.models import Delivery
-from rhythms.outbox import validate_payload
+from rhythms.outbox import default_expiry, validate_payload
 from rhythms.registry import Outgoing
 
 CHUNK = 1000
@@ -34,8 +34,10 @@ def enqueue_all(
     now: dt.datetime,
     run_id: int | None = None,
     chunk: int = CHUNK,
+    expires_at: dt.datetime | None = None,
 ) -> None:
-    """Write every item not already in the outbox for (rhythm, period_key)."""
+    """Write every item not already in the outbox for (rhythm, period_key); they expire at
+    `expires_at` (default: `outbox.default_expiry` of each item's kind from `now`)."""
     rows: list[dict[str, Any]] = []
     for item in items:
         validate_payload(item.kind, item.payload)
@@ -52,6 +54,7 @@ def enqueue_all(
                 "attempts": 0,
                 "not_before": now,
                 "created_at": now,
+                "expires_at": expires_at or default_expiry(item.kind, now),
             }
         )
     for start in range(0, len(rows), max(1, chunk)):

@@ -9,7 +9,10 @@
    it ``done`` and write its deliveries (`delivery_batch.enqueue_all`). A crash before that
    commit leaves nothing; the run is retaken after its lease and the outbox's unique key
    makes any overlap harmless.
-3. A run that raises is ``failed`` with the error; `[slack].admin_channel` is told.
+3. A run that raises is ``failed`` with the error; `[slack].admin_channel` is told, as it is
+   of every run missed because nothing ran within its grace window (once per run).
+Deliveries expire at the run's scheduled time + the grace window (at least `min_send_window`
+after the run executes), so downtime never sends a run's messages late (docs/delivery.md).
 The database, not memory, holds what ran: restarts, catch-up and replicas need nothing else.
 """
 
@@ -91,6 +94,8 @@ class RhythmEngine:
         self.calendar = WorkCalendar(config.calendar)
         self.delivery_chunk = 1000  # deliveries per INSERT statement
         self.zone_ttl = dt.timedelta(minutes=10)
+        # a run executed near the end of its grace window still gets this long to fan out
+        self.min_send_window = dt.timedelta(minutes=30)
         self._zone_cache: dict[tuple[str, str | None], tuple[dt.datetime, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ the job
@@ -147,6 +152,17 @@ class RhythmEngine:
                     if row is not None:
                         planned += plan_status == runs.PLANNED
                         skipped += plan_status == runs.SKIPPED
+                        if plan_status == runs.SKIPPED and (note or "").startswith("missed"):
+                            self._tell_admin(
+                                session,
+                                rhythm=name,
+                                key=firing.period_key,
+                                text=f":double_vertical_bar: Drumbeat did not run {name} "
+                                f"({firing.period_key}): {note}. It was not sent late.",
+                                now=now,
+                                run_id=None,
+                                part="missed",
+                            )
             session.commit()
         return planned, skipped
 
@@ -338,6 +354,7 @@ class RhythmEngine:
             now=now,
             run_id=run_id,
             chunk=self.delivery_chunk,
+            expires_at=max(run.scheduled_for + grace, now + self.min_send_window),
         )
         return RunOutcome(run_id, key, runs.DONE, len(outgoing), error)
 
@@ -350,6 +367,7 @@ class RhythmEngine:
         text: str,
         now: dt.datetime,
         run_id: int | None,
+        part: str = "failure",
     ) -> None:
         """An outbox message to `[slack].admin_channel` (once per key), if one is set."""
         admin = self.config.slack.admin_channel
@@ -359,7 +377,7 @@ class RhythmEngine:
                 rhythm=rhythm,
                 period_key=key,
                 recipient=admin,
-                part="failure",
+                part=part,
                 payload={"text": text[:3000]},
                 now=now,
                 run_id=run_id,

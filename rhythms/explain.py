@@ -12,22 +12,31 @@ TOPICS = {
     "control_tower": (
         "Control tower",
         "Inputs are yesterday's values vs each team's summed daily targets (a day that is over "
-        "counts its whole target as due). Bookings are month to date vs the monthly target. "
-        "Coverage = open pipeline ÷ bookings target remaining this month. Velocity = open opps "
-        "× win rate × average deal size ÷ average cycle days over the last 7 days vs the 7 "
-        "before; the lever is the factor whose change moved it most (log split). Coaching "
+        "counts its whole target as due); targets are the active reps' (a manager's own quota "
+        "is not added). '% of input pace' is the average over the inputs with a target of "
+        "value ÷ pace, each capped at 200%, so dollars and counts weigh alike. Bookings are "
+        "month to date vs the monthly target. Coverage = open pipeline ÷ bookings target "
+        "remaining this month ('n/a' when nothing remains: no target, or the target already "
+        "made). Velocity = open opps × win rate × average deal size ÷ average cycle days over "
+        "the last 7 days vs the 7 before (0 when deals closed and none was won); when it fell, "
+        "the lever named is the factor that pulled it down most, when it rose the one that "
+        "pushed it up most (log split). Coaching "
         "flags look at the last 7 days: calls + emails under 80% of target is 'not enough "
         "activity'; on target but meetings per activity under half the team's rate is 'busy "
         "but not converting'.",
     ),
     "monthly_review": (
         "Monthly review",
-        "All figures are for the calendar month in the org's time zone, from daily rollups. "
+        "All figures are for the calendar month, from daily rollups: each person's records "
+        "count on their own local days (their time zone), so a deal a Los Angeles rep closes "
+        "at 23:30 on the last evening counts in this month. Targets are the active reps'. "
         "Ratios (win rate, conversion) are ratios of sums over the month, never averages of "
         "ratios. Funnel conversion compares each step with the same step over the three "
         "months before. The growth model projects bookings as meetings held per working day × "
-        "working days × meeting→opp rate × win rate × average deal size (trailing 90 days); "
-        "'reps × quota' is the sum of people's bookings targets.",
+        "working days × meeting→opp rate × win rate × average deal size (trailing 90 days; "
+        "the rates used are printed under it); 'reps × quota' is the sum of the active reps' "
+        "bookings targets. A 0% win rate (deals closed, none won) projects 0. Month-over-month "
+        "changes of percentages are in points.",
     ),
 }
 

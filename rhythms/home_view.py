@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from metrics.directory import person_timezone
 from metrics.models import Person
+from rhythms.alert_routing import title as alert_title
 from rhythms.alert_state import history
 from rhythms.blocks import (
     actions,
     button,
     context,
     divider,
+    escaped,
     fmt_number,
     header,
     section,
@@ -30,7 +32,7 @@ from rhythms.blocks import (
 )
 from rhythms.config import OrgConfig
 from rhythms.maple import get_reply, maple_rhythms, week_label
-from rhythms.maple_metrics import week_figures
+from rhythms.maple_metrics import scope_label, week_figures
 from rhythms.maple_rhythm import OPEN_ACTION as MAPLE_OPEN
 from rhythms.maple_rhythm import current_week
 from rhythms.models import AlertState
@@ -71,7 +73,7 @@ def home_view(
     blocks += _scoreboard(session, config, person, local, now, source or MetricsScoreboards())
     blocks += _week(session, config, person, now)
     blocks += _maple(session, config, person, now)
-    blocks += _alerts(session, person)
+    blocks += _alerts(session, config, person)
     if is_admin(person):
         blocks += switchboard_blocks(session, config=config, now=now, zone=zone)
         blocks += alert_log_blocks(session, zone=zone)
@@ -92,9 +94,14 @@ def _scoreboard(
     board = source.person_scoreboard(
         session, config=config, person_id=person.id, day=local.date(), as_of=now
     )
+    currency = config.currency.reporting
     lines = [
-        f"{status_dot(m.status)} *{m.label}* {fmt_number(m.value, m.unit)}"
-        + (f" / {fmt_number(m.expected_now, m.unit)} pace" if m.expected_now is not None else "")
+        f"{status_dot(m.status)} *{m.label}* {fmt_number(m.value, m.unit, currency)}"
+        + (
+            f" / {fmt_number(m.expected_now, m.unit, currency)} pace"
+            if m.expected_now is not None
+            else ""
+        )
         + (f"  `{sparkline(m.history)}`" if m.history else "")
         for m in board.metrics
     ]
@@ -119,10 +126,11 @@ def _week(
     )
     if not figures:
         return []
-    scope = "Your team's week" if person.role != "rep" else "This week"
+    scope = scope_label(config, person) if person.role != "rep" else "This week"
+    currency = config.currency.reporting
     lines = [
-        f"{status_dot(f.status)} *{f.label}* {fmt_number(f.value, f.unit)} of "
-        f"{fmt_number(f.target or 0, f.unit)}"
+        f"{status_dot(f.status)} *{f.label}* {fmt_number(f.value, f.unit, currency)} of "
+        f"{fmt_number(f.target or 0, f.unit, currency)}"
         for f in figures[:8]
     ]
     return [section(f"*{scope}*\n" + "\n".join(lines))]
@@ -132,7 +140,7 @@ def _maple(
     session: Session, config: OrgConfig, person: Person, now: dt.datetime
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for name, rhythm in maple_rhythms(config).items():
+    for name, rhythm in maple_rhythms(session, config).items():
         if person.id not in {r.person_id for r in configured_audience(session, config, rhythm)}:
             continue
         week = current_week(rhythm, person_timezone(person, config.org.timezone), now)
@@ -151,16 +159,49 @@ def _maple(
     return out
 
 
-def _alerts(session: Session, person: Person) -> list[dict[str, Any]]:
+def _alerts(session: Session, config: OrgConfig, person: Person) -> list[dict[str, Any]]:
     rows = session.scalars(select(AlertState).where(AlertState.state == "firing")).all()
     mine = [r for r in rows if alert_concerns(r.subject, person)]
     if not mine:
         return []
+    shown = mine[:15]
+    names = _subject_names(session, config, {r.subject for r in shown})
     lines = [
-        f"• `{r.rule}` · {r.subject}" + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
-        for r in mine[:15]
+        f"• {_rule_label(config, r.rule)} · {names.get(r.subject, r.subject)}"
+        + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
+        for r in shown
     ]
     return [divider(), section(f"*Alerts firing* ({len(mine)})\n" + "\n".join(lines))]
+
+
+def _rule_label(config: OrgConfig, name: str) -> str:
+    """The rule as its alert message titles it ("Calls turned red"); its name when the rule
+    is no longer in the config or its metric is unknown."""
+    rule = next((r for r in config.alerts if r.name == name), None)
+    if rule is not None:
+        try:
+            return escaped(alert_title(config, rule)[0])
+        except KeyError:  # UnknownMetric: a config changed under a firing alert
+            pass
+    return f"`{name}`"
+
+
+def _subject_names(session: Session, config: OrgConfig, subjects: set[str]) -> dict[str, str]:
+    """Display names of alert subjects: "person:12" -> the person's name, "team:sdr" ->
+    "SDR team", "org" -> the org's name (escaped for mrkdwn)."""
+    ids = {int(s.split(":", 1)[1]) for s in subjects if s.startswith("person:") and s[7:].isdigit()}
+    people = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+    names: dict[str, str] = {}
+    for subject in subjects:
+        kind, _, key = subject.partition(":")
+        if kind == "person" and key.isdigit() and int(key) in people:
+            names[subject] = escaped(people[int(key)])
+        elif kind == "team":
+            team = config.team(key)
+            names[subject] = escaped(f"{team.name if team else key} team")
+        elif subject == "org":
+            names[subject] = escaped(config.org.name)
+    return names
 
 
 def switchboard_blocks(

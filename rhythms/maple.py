@@ -1,9 +1,10 @@
 """MAPLE replies: storing answers with history, continuity of plans, participation.
 
 A reply is keyed by (rhythm, period_key = ISO week like ``2026-W47``, person). Every save
-(draft or submission, first or edit) also writes a `ReplyRevision`, so an edit never loses
-what was there. Callers own the transaction: the bot commits *before* closing the modal, so
-a failed commit keeps the modal open with the person's text.
+(draft or submission, first or edit) that changes something also writes a `ReplyRevision`,
+so an edit never loses what was there; saving the same answers again (a double click, two
+submissions racing) writes nothing. Callers own the transaction: the bot commits *before*
+closing the modal, so a failed commit keeps the modal open with the person's text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.maple_modal import planned_items
-from rhythms.models import Reply, ReplyRevision
+from rhythms.models import Reply, ReplyRevision, RhythmOverride
+from rhythms.switchboard import effective
 
 Timeliness = Literal["on_time", "late", "missing"]
 
@@ -60,7 +62,9 @@ def get_reply(session: Session, *, rhythm: str, period_key: str, person_id: int)
 class SaveResult:
     reply: Reply
     first_submission: bool  # this save turned a draft (or nothing) into a submission
-    emergency_changed: bool  # the Emergencies text is new or different from before
+    emergency_changed: bool  # submitted Emergencies text, new or different from the last submission
+    emergency_cleared: bool = False  # the last submission had an emergency, this one has none
+    unchanged: bool = False  # the same answers saved again: nothing written
 
 
 def save_reply(
@@ -79,8 +83,14 @@ def save_reply(
     text only when submitted again), so a stray "Save draft" never un-submits an update.
     """
     reply = get_reply(session, rhythm=rhythm, period_key=period_key, person_id=person_id)
-    before = dict(reply.answers) if reply is not None else {}
     was_submitted = reply is not None and reply.status == "submitted"
+    # What leadership last saw: the submitted answers (a draft over a submission does not
+    # replace them; a reply never submitted has shown nothing, whatever its draft holds).
+    before = dict(reply.answers) if reply is not None and was_submitted else {}
+    if reply is not None and _same_as_last_save(session, reply, answers, submit=submit):
+        return SaveResult(
+            reply=reply, first_submission=False, emergency_changed=False, unchanged=True
+        )
     if reply is None:
         reply = Reply(
             rhythm=rhythm,
@@ -110,13 +120,30 @@ def save_reply(
     )
     session.flush()
     emergency = (answers.get("emergencies") or "").strip()
+    previous = (before.get("emergencies") or "").strip()
     return SaveResult(
         reply=reply,
         first_submission=submit and not was_submitted,
-        emergency_changed=submit
-        and bool(emergency)
-        and emergency != (before.get("emergencies") or "").strip(),
+        emergency_changed=submit and bool(emergency) and emergency != previous,
+        emergency_cleared=submit and bool(previous) and not emergency,
     )
+
+
+def _same_as_last_save(
+    session: Session, reply: Reply, answers: dict[str, Any], *, submit: bool
+) -> bool:
+    """Would this save change nothing? A submission equal to the submitted answers; a draft
+    equal to the latest saved version (draft or submission)."""
+    if submit:
+        return reply.status == "submitted" and dict(reply.answers) == dict(answers)
+    latest = session.scalars(
+        select(ReplyRevision)
+        .where(ReplyRevision.reply_id == reply.id)
+        .order_by(ReplyRevision.saved_at.desc(), ReplyRevision.id.desc())
+        .limit(1)
+    ).first()
+    current = latest.answers if latest is not None else reply.answers
+    return dict(current) == dict(answers)
 
 
 def revisions(session: Session, *, reply_id: int) -> list[ReplyRevision]:
@@ -179,10 +206,18 @@ def participation(
     )
 
 
-def maple_rhythms(config: OrgConfig) -> dict[str, RhythmConfig]:
-    """The org's enabled rhythms of the MAPLE kind, by name."""
-    return {
-        name: r
-        for name, r in config.rhythms.items()
-        if config.rhythm_kind(name) == "maple" and r.enabled
+def maple_rhythms(
+    session: Session, config: OrgConfig, *, enabled_only: bool = True
+) -> dict[str, RhythmConfig]:
+    """The org's rhythms of the MAPLE kind, by name, as they are in effect: the config with
+    the App Home switchboard's override (`enabled`, `schedule`) on top, the way the engine
+    plans the prompt. Only the enabled ones unless `enabled_only` is false."""
+    names = [name for name in config.rhythms if config.rhythm_kind(name) == "maple"]
+    if not names:
+        return {}
+    overrides = {
+        o.rhythm: o
+        for o in session.scalars(select(RhythmOverride).where(RhythmOverride.rhythm.in_(names)))
     }
+    out = {name: effective(config, overrides.get(name), name) for name in names}
+    return {name: r for name, r in out.items() if r.enabled or not enabled_only}

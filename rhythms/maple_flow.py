@@ -17,13 +17,18 @@ from sqlalchemy.orm import Session
 
 from metrics.directory import person_timezone
 from metrics.models import Person
-from rhythms.config import OrgConfig
+from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.maple import get_reply, last_planned, maple_rhythms, revisions, save_reply, week_label
-from rhythms.maple_emergency import escalate_emergency
+from rhythms.maple_emergency import escalate_emergency, resolve_emergency
 from rhythms.maple_metrics import metrics_text
 from rhythms.maple_modal import ModalContext, maple_modal, modal_metadata, parse_submission
-from rhythms.maple_rhythm import current_week
+from rhythms.maple_rhythm import current_week, post_late_update
 from rhythms.outbox import enqueue
+
+SWITCHED_OFF = (
+    "MAPLE updates are switched off for this workspace, so there is no update to fill in. "
+    "An admin can switch them back on in Drumbeat's App Home (Rhythm switchboard)."
+)
 
 
 class MapleError(ValueError):
@@ -31,9 +36,13 @@ class MapleError(ValueError):
 
 
 def person_by_slack_id(session: Session, slack_user_id: str) -> Person:
-    person = session.scalars(
-        select(Person).where(Person.slack_user_id == slack_user_id, Person.active.is_(True))
-    ).first()
+    people = list(session.scalars(select(Person).where(Person.slack_user_id == slack_user_id)))
+    person = next((p for p in people if p.active), None)
+    if person is None and people:
+        raise MapleError(
+            "Your Drumbeat account is deactivated, so MAPLE updates are not open to you. "
+            "If that's a mistake, ask your RevOps admin to reactivate you in drumbeat.toml."
+        )
     if person is None:
         raise MapleError(
             "You're not in Drumbeat's directory yet: ask your RevOps admin to add "
@@ -42,13 +51,24 @@ def person_by_slack_id(session: Session, slack_user_id: str) -> Person:
     return person
 
 
-def _rhythm_name(config: OrgConfig, requested: str | None) -> str:
-    rhythms = maple_rhythms(config)
+def _rhythm(
+    session: Session, config: OrgConfig, requested: str | None, *, enabled_only: bool = True
+) -> tuple[str, RhythmConfig]:
+    """The MAPLE rhythm asked for (else the first), as in effect (switchboard applied);
+    MapleError when it is switched off. `enabled_only=False`: an update typed before the
+    switch went off can still be saved."""
+    rhythms = maple_rhythms(session, config, enabled_only=enabled_only)
     if requested and requested in rhythms:
-        return requested
-    if not rhythms:
-        raise MapleError("MAPLE updates are switched off for this workspace.")
-    return next(iter(rhythms))
+        return requested, rhythms[requested]
+    switched_off = (
+        requested is not None
+        and requested in config.rhythms
+        and config.rhythm_kind(requested) == "maple"
+    )
+    if not rhythms or switched_off:
+        raise MapleError(SWITCHED_OFF)
+    name = next(iter(rhythms))  # no such rhythm (renamed since the button was sent)
+    return name, rhythms[name]
 
 
 def modal_for(
@@ -60,12 +80,14 @@ def modal_for(
     rhythm: str | None = None,
     week: str | None = None,
     with_metrics: bool = True,
+    enabled_only: bool = True,
 ) -> dict[str, Any]:
-    """The modal for the person's current (or given) week, pre-filled with what they saved."""
+    """The modal for the person's current (or given) week, pre-filled with what they saved.
+    MapleError (a message for the person, no modal) when MAPLE is switched off."""
     person = person_by_slack_id(session, slack_user_id)
-    name = _rhythm_name(config, rhythm)
+    name, effective = _rhythm(session, config, rhythm, enabled_only=enabled_only)
     zone = person_timezone(person, config.org.timezone)
-    week = week or current_week(config.rhythms[name], zone, now)
+    week = week or current_week(effective, zone, now)
     reply = get_reply(session, rhythm=name, period_key=week, person_id=person.id)
     note = None
     if reply is not None:
@@ -75,7 +97,7 @@ def modal_for(
             if reply.status == "submitted"
             else f"Draft restored · saved {when}"
         )
-    hints = tuple((k, str(v)) for k, v in (config.rhythms[name].options.get("hints") or {}).items())
+    hints = tuple((k, str(v)) for k, v in (effective.options.get("hints") or {}).items())
     ctx = ModalContext(
         rhythm=name,
         period_key=week,
@@ -100,6 +122,8 @@ class SubmitOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     stored: bool = False
     escalated: int = 0
+    late_posted: int = 0  # after the digest: deliveries of the late update to its readers
+    unchanged: bool = False  # the same answers again: nothing new stored or sent
     view: dict[str, Any] | None = None  # for drafts: the modal to show again
 
 
@@ -137,7 +161,7 @@ def submit(
         submit=not draft,
         now=now,
     )
-    outcome = SubmitOutcome(stored=True)
+    outcome = SubmitOutcome(stored=True, unchanged=saved.unchanged)
     if draft:
         outcome.view = modal_for(
             session,
@@ -146,14 +170,31 @@ def submit(
             now=now,
             rhythm=meta["rhythm"],
             week=meta["period"],
+            enabled_only=False,
         )
+        return outcome
+    if saved.unchanged:  # a double click, or two submissions racing: said once already
         return outcome
     if saved.emergency_changed:
         revision = len(revisions(session, reply_id=saved.reply.id))
         outcome.escalated = escalate_emergency(
             session, config=config, reply=saved.reply, author=person, revision=revision, now=now
         )
-    verb = "is in" if saved.first_submission else "was updated (the earlier version is kept)"
+    elif saved.emergency_cleared:
+        resolve_emergency(session, reply=saved.reply, author=person, now=now)
+    if saved.first_submission:
+        outcome.late_posted = post_late_update(
+            session, config=config, reply=saved.reply, person=person, now=now
+        )
+    if outcome.late_posted:
+        verb = (
+            "is in — after this week's digest went out, so it was added to the digest's "
+            "thread as a late update"
+        )
+    elif saved.first_submission:
+        verb = "is in"
+    else:
+        verb = "was updated (the earlier version is kept)"
     enqueue(
         session,
         rhythm=meta["rhythm"],

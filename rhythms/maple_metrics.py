@@ -1,21 +1,26 @@
 """The **M** of MAPLE, computed: the week's input metrics vs target for a person's scope.
 
-A manager (or exec) sees their team's week; a rep sees their own. Values come from the
-metrics engine (rollups); targets are the members' targets for the same days, summed.
+A rep sees their own week. Anyone else sees their teams' week, chosen as the team
+scoreboard chooses (`managed_teams`): the teams they manage in the config, else their own
+team; and counted as the scoreboard counts: the active reps of those teams, their values
+(`metrics.scoreboard_rows`: the rollups of those people, wherever the rows are filed) against
+their targets for the same days, summed. The manager's own calls are not added to targets
+that only reps carry. Someone with no team sees their own week.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.directory import person_timezone
-from metrics.lookup import Scope, catalog_for, metric_value
+from metrics.lookup import catalog_for, value_from_sums
 from metrics.models import Person
+from metrics.scoreboard_rows import read_sums, team_reps
 from metrics.scoreboards import work_calendar
 from metrics.targets import expected_by, group_target, status_for
 from rhythms.blocks import fmt_number, status_dot
@@ -33,6 +38,28 @@ class WeekFigure:
     unit: str
 
 
+def managed_teams(config: OrgConfig, person: Person) -> list[str]:
+    """The teams a manager's numbers cover — the team scoreboard's choice: the teams whose
+    `manager` they are in the config, else their own team (none for a rep)."""
+    if person.role == "rep":
+        return []
+    teams = [t.key for t in config.teams if t.manager == person.email]
+    if not teams and person.team_key:
+        teams = [person.team_key]
+    return teams
+
+
+def scope_label(config: OrgConfig, person: Person) -> str:
+    """'Your week', "Your team's week" or "Your teams' week (SDR, Account Executives)"."""
+    teams = managed_teams(config, person)
+    if not teams:
+        return "Your week"
+    if len(teams) == 1:
+        return "Your team's week"
+    names = [getattr(config.team(key), "name", key) for key in teams]
+    return f"Your teams' week ({', '.join(names)})"
+
+
 def week_figures(
     session: Session, *, config: OrgConfig, person: Person, week: str, now: dt.datetime
 ) -> list[WeekFigure]:
@@ -42,33 +69,23 @@ def week_figures(
     catalog = catalog_for(config)
     zone = ZoneInfo(person_timezone(person, config.org.timezone))
     local_now = now.astimezone(zone)
-    team_scope = person.role in ("manager", "exec", "admin") and person.team_key is not None
-    if team_scope:
-        members = list(
-            session.scalars(
-                select(Person).where(
-                    Person.team_key == person.team_key,
-                    Person.role == "rep",
-                    Person.active.is_(True),
-                )
-            )
-        )
-        scope = Scope.team(person.team_key or "")
-    else:
-        members, scope = [person], Scope.person(person.id)
+    teams = managed_teams(config, person)
+    members: list[Any] = (
+        [rep for key in teams for rep in team_reps(session, key)] if teams else [person]
+    )
+    inputs = [d for d in catalog.metrics.values() if d.kind == "input" and d.additive]
+    bases = sorted({base for d in inputs for base in d.bases})
+    day_sums = read_sums(session, [m.id for m in members], bases, monday, sunday)
+    totals = dict.fromkeys(day_sums.names, 0.0)
+    for row in day_sums.rows.values():
+        for name, value in zip(day_sums.names, row, strict=True):
+            totals[name] += float(value or 0.0)
     figures = []
-    for defn in catalog.metrics.values():
-        if defn.kind != "input" or not defn.additive:
-            continue
+    for defn in inputs:
         target = group_target(config, work, defn, members, monday, sunday)
         if target is None:
             continue
-        value = (
-            metric_value(
-                session, config=config, metric=defn.name, scope=scope, start=monday, end=sunday
-            ).value
-            or 0.0
-        )
+        value = value_from_sums(defn, totals)[0] or 0.0
         expected = expected_by(
             target, defn, work=work, start=monday, end=sunday, local_now=local_now
         )
@@ -106,7 +123,7 @@ def metrics_text(
     """The modal's pre-filled Metrics section (mrkdwn)."""
     currency = config.currency.reporting
     figures = week_figures(session, config=config, person=person, week=week, now=now)
-    scope = "Your team's week" if person.role != "rep" else "Your week"
+    scope = scope_label(config, person)
     if not figures:
         return f"*M · Metrics* — {scope}: no targets configured for your inputs."
     lines = [f"*M · Metrics* — {scope} so far (from the CRM):"]

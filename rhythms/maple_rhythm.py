@@ -1,13 +1,25 @@
 """The weekly MAPLE rhythm: the prompt, reminders, the digest and emergency escalation.
 
+Everything reads the rhythm as it is in effect (`rhythms.maple.maple_rhythms`: the config
+with the App Home switchboard's `enabled` and `schedule` on top): switched off, MAPLE sends
+nothing at all; retimed, its weeks, reminders and deadline follow the new schedule.
+
 - The prompt is an ordinary rhythm (`maple_prompt_spec`): at its cron time in each
-  recipient's zone, a DM with an "Open MAPLE" button (nobody who already submitted).
+  recipient's zone, a DM with an "Open MAPLE" button (nobody who already submitted, nobody
+  out of office). It says when the update is due in the recipient's own zone.
+- The deadline (`deadline_at`) is one instant per week: `options.deadline` after the week's
+  prompt, both in the org zone. The digest posts then (or as soon as everyone answered).
 - Follow-ups (`maple_followups`, run every scheduler tick) derive everything else from the
   prompt's week: `options.reminders` (e.g. ``["mon 09:00"]``: the first such time after the
   prompt, in the recipient's zone) go to people who have not submitted, one per slot, the
-  latest due slot only after downtime; at `options.deadline` (org zone) — or as soon as
-  everyone answered — the digest is posted once to `options.digest_to` (``"cro"`` and/or
-  channels), claimed as a run so replicas post it once.
+  latest due slot only after downtime — only while the week's deadline is ahead and its
+  digest not out (a slot at or after the deadline is never sent), never to someone out of
+  office that day. At the deadline — or as soon as everyone answered — the digest is posted
+  once to `options.digest_to` (``"cro"`` and/or channels), claimed as a run so replicas
+  post it once. People out of office on the deadline's day who did not answer are listed
+  as out of office, not as missing, and left out of the participation figures.
+- An update first submitted after the digest went out is posted as a reply in the
+  digest's thread, as a late update, to every audience of the digest (`post_late_update`).
 - Emergencies escalate on submit (`rhythms.maple_emergency`): a DM to every exec and the
   author's manager with an Acknowledge button; unacknowledged after
   `options.emergency_reraise_minutes` (default 60) they are raised once more (part of the
@@ -30,6 +42,7 @@ from rhythms import runs
 from rhythms.blocks import actions, button, section
 from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.maple import (
+    Participation,
     get_reply,
     last_planned,
     maple_rhythms,
@@ -37,16 +50,24 @@ from rhythms.maple import (
     week_key,
     week_label,
 )
-from rhythms.maple_digest import DigestEntry, maple_digest
+from rhythms.maple_digest import DigestEntry, late_update_message, maple_digest
 from rhythms.maple_emergency import reraise_emergencies
 from rhythms.maple_metrics import metrics_line
-from rhythms.models import Delivery, Reply
+from rhythms.models import Delivery, Reply, RhythmRun
 from rhythms.outbox import enqueue
-from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext, configured_audience
+from rhythms.registry import (
+    Outgoing,
+    Recipient,
+    RhythmSpec,
+    RunContext,
+    configured_audience,
+    recipient_of,
+)
 from rhythms.rhythm_options import parse_day_time
 from rhythms.schedule import _wall_trigger
 
 OPEN_ACTION = "maple_open"
+DEFAULT_DEADLINE = "mon 12:00"
 
 
 def prompt_payload(*, rhythm: str, week: str, name: str, due: str | None) -> dict[str, Any]:
@@ -70,7 +91,7 @@ def prompt_payload(*, rhythm: str, week: str, name: str, due: str | None) -> dic
 def maple_prompt_spec() -> RhythmSpec:
     def compose(ctx: RunContext, recipients: Sequence[Recipient]) -> list[Outgoing]:
         week = week_key(ctx.local_day)
-        deadline = _deadline_text(ctx.rhythm, ctx.local)
+        deadline = deadline_at(ctx.rhythm, week, ctx.config.org.timezone)
         out = []
         for r in recipients:
             if not r.slack_user_id:
@@ -85,7 +106,10 @@ def maple_prompt_spec() -> RhythmSpec:
                 Outgoing(
                     recipient=r.slack_user_id,
                     payload=prompt_payload(
-                        rhythm=ctx.rhythm_name, week=week, name=r.name, due=deadline
+                        rhythm=ctx.rhythm_name,
+                        week=week,
+                        name=r.name,
+                        due=due_text(deadline, r.timezone),
                     ),
                 )
             )
@@ -109,9 +133,12 @@ def _after(start: dt.datetime, spec: str) -> dt.datetime:
 
 
 def prompt_time(rhythm: RhythmConfig, week: str, zone: str) -> dt.datetime:
-    """When the week's prompt fires in `zone` (its first cron time that ISO week)."""
+    """When the week's prompt fires for someone in `zone` (its first cron time that ISO
+    week; in the rhythm's own zone when it has a fixed one)."""
     from rhythms.maple import week_bounds
 
+    if rhythm.timezone != "recipient":
+        zone = rhythm.timezone
     monday, _ = week_bounds(week)
     start = dt.datetime.combine(monday, dt.time(0), tzinfo=dt.UTC) - dt.timedelta(seconds=1)
     fire = _wall_trigger(rhythm.schedule).get_next_fire_time(None, start)
@@ -121,11 +148,31 @@ def prompt_time(rhythm: RhythmConfig, week: str, zone: str) -> dt.datetime:
     return wall.replace(tzinfo=ZoneInfo(zone))
 
 
-def _deadline_text(rhythm: RhythmConfig, local_prompt: dt.datetime) -> str | None:
-    spec = rhythm.options.get("deadline")
-    if not spec:
-        return None
-    return _after(local_prompt, str(spec)).strftime("%a %H:%M")
+def deadline_at(rhythm: RhythmConfig, week: str, org_zone: str) -> dt.datetime:
+    """The week's deadline, when the digest posts: the first `options.deadline` ('DAY
+    HH:MM', default Monday 12:00) after the week's prompt, both in the org zone. One
+    instant for everybody, wherever they are."""
+    spec = str(rhythm.options.get("deadline") or DEFAULT_DEADLINE)
+    return _after(prompt_time(rhythm, week, org_zone), spec)
+
+
+def due_text(deadline: dt.datetime, zone: str) -> str:
+    """The deadline as the recipient reads it: their own zone, e.g. 'Mon 09:00 PST'."""
+    return deadline.astimezone(ZoneInfo(zone)).strftime("%a %H:%M %Z").strip()
+
+
+def digest_posted(session: Session, name: str, week: str) -> bool:
+    """Has the week's digest gone out (its run is done, deliveries written with it)?"""
+    return (
+        session.scalars(
+            select(RhythmRun.id).where(
+                RhythmRun.rhythm == f"{name}_digest",
+                RhythmRun.period_key == week,
+                RhythmRun.status == runs.DONE,
+            )
+        ).first()
+        is not None
+    )
 
 
 def current_week(rhythm: RhythmConfig, zone: str, now: dt.datetime) -> str:
@@ -150,7 +197,7 @@ def maple_followups(
 ) -> FollowupReport:
     """Reminders, the digest and emergency re-raises that are due. Caller commits."""
     report = FollowupReport()
-    for name, rhythm in maple_rhythms(config).items():
+    for name, rhythm in maple_rhythms(session, config).items():
         audience = configured_audience(session, config, rhythm)
         report.reminders += _reminders(session, config, name, rhythm, audience, now)
         report.digests += _digest_if_due(session, config, name, rhythm, audience, now, replica)
@@ -167,27 +214,41 @@ def _reminders(
     now: dt.datetime,
 ) -> int:
     specs = [str(s) for s in rhythm.options.get("reminders", [])]
-    max_n = int(rhythm.options.get("max_reminders", len(specs)))
+    max_n = rhythm.options.get("max_reminders")
+    specs = specs[: int(max_n)] if max_n is not None else specs
+    if not specs:
+        return 0
+    by_id = {r.person_id: r for r in audience}
+    weeks: dict[str, tuple[dt.datetime, bool]] = {}  # week → (deadline, digest posted)
     count = 0
     for r in audience:
-        if not r.slack_user_id:
+        if not r.slack_user_id or r.out_of_office_on(now.astimezone(ZoneInfo(r.timezone)).date()):
             continue
         week = current_week(rhythm, r.timezone, now)
+        if week not in weeks:
+            weeks[week] = (
+                deadline_at(rhythm, week, config.org.timezone),
+                digest_posted(session, name, week),
+            )
+        deadline, posted = weeks[week]
+        if posted or now >= deadline:  # the week is over: a reminder now only confuses
+            continue
         reply = get_reply(session, rhythm=name, period_key=week, person_id=r.person_id)
         if reply is not None and reply.status == "submitted":
             continue
         prompt = prompt_time(rhythm, week, r.timezone)
-        due = [i for i, spec in enumerate(specs[:max_n]) if _after(prompt, spec) <= now]
+        slots = [_after(prompt, spec) for spec in specs]
+        due = [i for i, at in enumerate(slots) if at <= now]  # and so before the deadline
         if not due:
             continue
         latest = due[-1]
         if _reminder_sent(session, name, week, r.slack_user_id, latest):
             continue
         payload = prompt_payload(
-            rhythm=name, week=week, name=r.name, due=_deadline_text(rhythm, prompt)
+            rhythm=name, week=week, name=r.name, due=due_text(deadline, r.timezone)
         )
         payload["text"] = "⏰ Reminder: " + payload["text"]
-        outstanding = _team_outstanding(session, config, name, week, r)
+        outstanding = _team_outstanding(session, name, week, r, by_id, now)
         if outstanding:
             payload["blocks"].insert(
                 1, section("*Not in yet on your team:* " + ", ".join(outstanding))
@@ -208,39 +269,78 @@ def _reminders(
 
 
 def _reminder_sent(session: Session, name: str, week: str, recipient: str, index: int) -> bool:
-    return (
-        session.scalars(
-            select(Delivery.id).where(
-                Delivery.rhythm == name,
-                Delivery.period_key == f"remind:{week}",
-                Delivery.recipient == recipient,
-                Delivery.part >= f"reminder:{index}",
-            )
-        ).first()
-        is not None
+    """Was reminder `index` or a later one sent to `recipient` this week? (Compared as
+    numbers: as text, "reminder:10" sorts before "reminder:2".)"""
+    parts = session.scalars(
+        select(Delivery.part).where(
+            Delivery.rhythm == name,
+            Delivery.period_key == f"remind:{week}",
+            Delivery.recipient == recipient,
+            Delivery.part.like("reminder:%"),
+        )
     )
+    return any(_reminder_index(part) >= index for part in parts)
+
+
+def _reminder_index(part: str) -> int:
+    number = part.removeprefix("reminder:")
+    return int(number) if number.isdigit() else -1
 
 
 def _team_outstanding(
-    session: Session, config: OrgConfig, name: str, week: str, manager: Recipient
+    session: Session,
+    name: str,
+    week: str,
+    manager: Recipient,
+    audience: dict[int, Recipient],
+    now: dt.datetime,
 ) -> list[str]:
+    """The manager's reports in the audience who have not submitted (out of office: left out)."""
     if manager.role != "manager":
         return []
-    reports = list(
-        session.scalars(
-            select(Person).where(Person.manager_id == manager.person_id, Person.active.is_(True))
-        )
+    reports = session.scalars(
+        select(Person.id).where(Person.manager_id == manager.person_id, Person.active.is_(True))
     )
-    rhythm = config.rhythms[name]
-    in_audience = {r.person_id for r in configured_audience(session, config, rhythm)}
     out = []
-    for p in reports:
-        if p.id not in in_audience:
+    for pid in reports:
+        report = audience.get(pid)
+        if report is None or report.out_of_office_on(
+            now.astimezone(ZoneInfo(report.timezone)).date()
+        ):
             continue
-        reply = get_reply(session, rhythm=name, period_key=week, person_id=p.id)
+        reply = get_reply(session, rhythm=name, period_key=week, person_id=pid)
         if reply is None or reply.status != "submitted":
-            out.append(p.name)
+            out.append(report.name)
     return out
+
+
+def week_stats(
+    session: Session,
+    *,
+    name: str,
+    week: str,
+    audience: list[Recipient],
+    deadline: dt.datetime,
+) -> tuple[Participation, list[Recipient]]:
+    """Participation of the audience, and who is excused: out of office on the deadline's
+    day (in their zone) and not submitted. The excused are not counted missing."""
+    stats = participation(
+        session,
+        rhythm=name,
+        period_key=week,
+        person_ids=[r.person_id for r in audience],
+        deadline=deadline.astimezone(dt.UTC),
+    )
+    missing = set(stats.missing)
+    away = [
+        r
+        for r in audience
+        if r.person_id in missing
+        and r.out_of_office_on(deadline.astimezone(ZoneInfo(r.timezone)).date())
+    ]
+    away_ids = {r.person_id for r in away}
+    still_missing = tuple(pid for pid in stats.missing if pid not in away_ids)
+    return Participation(stats.on_time, stats.late, still_missing), away
 
 
 def _digest_if_due(
@@ -256,14 +356,11 @@ def _digest_if_due(
         return 0
     zone = config.org.timezone
     week = current_week(rhythm, zone, now)
-    prompt = prompt_time(rhythm, week, zone)
-    deadline = _after(prompt, str(rhythm.options.get("deadline", "mon 12:00")))
-    ids = [r.person_id for r in audience]
-    stats = participation(
-        session, rhythm=name, period_key=week, person_ids=ids, deadline=deadline.astimezone(dt.UTC)
-    )
-    if now < deadline and stats.missing:
-        return 0
+    deadline = deadline_at(rhythm, week, zone)
+    if now < deadline:  # early only when everyone (not away) has answered
+        stats, _ = week_stats(session, name=name, week=week, audience=audience, deadline=deadline)
+        if stats.missing or not (stats.on_time or stats.late):
+            return 0
     run = runs.plan(session, rhythm=f"{name}_digest", period_key=week, scheduled_for=now)
     if run is None or not runs.claim(
         session, run_id=run.id, replica=replica, now=now, lease=dt.timedelta(minutes=10)
@@ -277,6 +374,7 @@ def _digest_if_due(
         audience=audience,
         deadline=deadline.astimezone(dt.UTC),
         now=now,
+        rhythm=rhythm,
     )
     runs.finish(session, run_id=run.id, replica=replica, now=now, status=runs.DONE, deliveries=n)
     return n
@@ -291,11 +389,13 @@ def post_digest(
     audience: list[Recipient],
     deadline: dt.datetime,
     now: dt.datetime,
+    rhythm: RhythmConfig | None = None,
 ) -> int:
     """Write the digest for `week` to every configured audience; returns deliveries written."""
-    rhythm = config.rhythms[name]
+    rhythm = rhythm or config.rhythms[name]
     ids = [r.person_id for r in audience]
-    stats = participation(session, rhythm=name, period_key=week, person_ids=ids, deadline=deadline)
+    stats, away = week_stats(session, name=name, week=week, audience=audience, deadline=deadline)
+    away_ids = {r.person_id for r in away}
     replies = {
         r.person_id: r
         for r in session.scalars(
@@ -305,30 +405,17 @@ def post_digest(
         )
     }
     teams = {t.key: t.name for t in session.scalars(select(Team))}
-    entries, missing = [], []
+    entries: list[DigestEntry] = []
+    missing: list[tuple[str, str]] = []
+    out_of_office: list[tuple[str, str]] = []
     for r in audience:
         team = teams.get(r.team_key or "", "No team")
         reply = replies.get(r.person_id)
         if reply is None:
-            missing.append((r.name, team))
+            (out_of_office if r.person_id in away_ids else missing).append((r.name, team))
             continue
-        person = session.get(Person, r.person_id)
-        assert person is not None
-        planned = last_planned(session, rhythm=name, period_key=week, person_id=r.person_id)
-        done = {str(i) for i in reply.answers.get("advanced_done", [])}
         entries.append(
-            DigestEntry(
-                person_name=r.name,
-                slack_user_id=r.slack_user_id,
-                team_name=team,
-                metrics_line=metrics_line(
-                    session, config=config, person=person, week=week, now=now
-                ),
-                answers=reply.answers,
-                late=r.person_id in stats.late,
-                done_items=tuple(p for i, p in enumerate(planned) if str(i) in done),
-                open_items=tuple(p for i, p in enumerate(planned) if str(i) not in done),
-            )
+            _entry(session, config, name, week, r, reply, team, r.person_id in stats.late, now)
         )
     trend = [_share(session, name, w, ids) for w in _previous_weeks(week, 4)]
     messages = maple_digest(
@@ -337,6 +424,7 @@ def post_digest(
         missing=missing,
         stats=stats,
         trend=[t for t in trend if t is not None],
+        away=out_of_office,
     )
     count = 0
     for target in _digest_targets(session, config, rhythm):
@@ -365,6 +453,86 @@ def post_digest(
                 )
                 count += 1
     return count
+
+
+def _entry(
+    session: Session,
+    config: OrgConfig,
+    name: str,
+    week: str,
+    who: Recipient,
+    reply: Reply,
+    team: str,
+    late: bool,
+    now: dt.datetime,
+) -> DigestEntry:
+    person = session.get(Person, who.person_id)
+    assert person is not None
+    planned = last_planned(session, rhythm=name, period_key=week, person_id=who.person_id)
+    done = {str(i) for i in reply.answers.get("advanced_done", [])}
+    return DigestEntry(
+        person_name=who.name,
+        slack_user_id=who.slack_user_id,
+        team_name=team,
+        metrics_line=metrics_line(session, config=config, person=person, week=week, now=now),
+        answers=reply.answers,
+        late=late,
+        done_items=tuple(p for i, p in enumerate(planned) if str(i) in done),
+        open_items=tuple(p for i, p in enumerate(planned) if str(i) not in done),
+    )
+
+
+def post_late_update(
+    session: Session, *, config: OrgConfig, reply: Reply, person: Person, now: dt.datetime
+) -> int:
+    """After the week's digest went out, post `reply` (just submitted) as a reply in the
+    digest's thread, headed as a late update, to every audience the digest reached. Returns
+    deliveries written; 0 when the digest is not out yet (the digest will carry it)."""
+    name, week = reply.rhythm, reply.period_key
+    if not digest_posted(session, name, week):
+        return 0
+    heads = session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.rhythm == name,
+            Delivery.period_key == f"digest:{week}",
+            Delivery.part == "part:0",
+            Delivery.thread_of_id.is_(None),
+        )
+        .order_by(Delivery.id)
+    ).all()
+    rhythm = maple_rhythms(session, config, enabled_only=False).get(name)
+    if not heads or rhythm is None:
+        return 0
+    # after the digest, and usually after the deadline too (the digest goes out early only
+    # when everyone not away has answered): `_late_` on the entry says which
+    late = now > deadline_at(rhythm, week, config.org.timezone)
+    team = session.get(Team, person.team_key) if person.team_key else None
+    entry = _entry(
+        session,
+        config,
+        name,
+        week,
+        recipient_of(person, config),
+        reply,
+        team.name if team else "No team",
+        late,
+        now,
+    )
+    when = now.astimezone(ZoneInfo(config.org.timezone)).strftime("%a %H:%M %Z").strip()
+    payload = late_update_message(entry, submitted=when)
+    for head in heads:
+        enqueue(
+            session,
+            rhythm=name,
+            period_key=f"digest:{week}",
+            recipient=head.recipient,
+            part=f"late:{person.id}",
+            thread_of_id=head.id,
+            now=now,
+            payload=payload,
+        )
+    return len(heads)
 
 
 def _previous_weeks(week: str, n: int) -> list[str]:

@@ -55,7 +55,8 @@ class RhythmRun(Base):
 class Delivery(Base):
     """An outbox row: what to post where. Rhythms write these; `bot/` sends them.
 
-    status: pending → claimed → sent | failed (retryable, `not_before` set) | dead (for good).
+    status: pending → claimed → sent | failed (retryable, `not_before` set) | dead (for good)
+    | expired (`expires_at` passed before it could be sent; never sent late).
     `kind` is one of message, update, ephemeral, upload, view_publish, delete.
     """
 
@@ -82,6 +83,8 @@ class Delivery(Base):
     ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # after this the delivery is no longer worth sending (None: rows from before 0005)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("rhythm", "period_key", "recipient", "part"),

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from metrics.batch import daily_series_by_person, values_by_person
+from metrics.batch import values_by_person
 from metrics.funnel import FunnelStep, activity_funnel
+from metrics.group_values import org_daily_totals
 from metrics.growth import GrowthModel, growth_model
-from metrics.lookup import Scope, catalog_for, metric_value
+from metrics.lookup import Scope, catalog_for, metric_value, target_people
 from metrics.models import Person
 from metrics.scoreboards import work_calendar
 from metrics.targets import TargetMemo, group_target, person_target, status_for
@@ -44,6 +44,7 @@ class Line:
     target: float | None
     previous: float | None  # the month before
     status: str
+    excluded: int = 0  # records left out of the value (no amount, or no rate for it)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Review:
     velocity_before: Velocity
     performers: tuple[Performer, ...]
     growth: GrowthModel
-    daily_bookings: tuple[float, ...]
+    daily_bookings: tuple[float, ...]  # the org's, as the headline: every rollup row
     bookings_target: float | None
     currency: str
 
@@ -96,10 +97,9 @@ def shift_month(first: dt.date, months: int) -> dt.date:
 
 
 def _people(session: Session, team_key: str | None = None) -> list[Person]:
-    query = select(Person).where(Person.role == "rep", Person.active.is_(True))
-    if team_key is not None:
-        query = query.where(Person.team_key == team_key)
-    return list(session.scalars(query.order_by(Person.name)))
+    """Whose targets add up (active reps, by name): `metrics.lookup.target_people`, as the
+    growth model's reps × quota and the control tower's targets."""
+    return target_people(session, Scope.org() if team_key is None else Scope.team(team_key))
 
 
 def _lines(
@@ -119,9 +119,10 @@ def _lines(
         if name not in catalog.metrics:
             continue
         defn = catalog.get(name)
-        value = metric_value(
+        found = metric_value(
             session, config=config, metric=name, scope=scope, start=first, end=last
-        ).value
+        )
+        value = found.value
         previous = metric_value(
             session, config=config, metric=name, scope=scope, start=before_first, end=before_last
         ).value
@@ -131,7 +132,9 @@ def _lines(
             if value is not None
             else "none"
         )
-        out.append(Line(name, defn.label, defn.unit, value, target, previous, status))
+        out.append(
+            Line(name, defn.label, defn.unit, value, target, previous, status, found.excluded)
+        )
     return tuple(out)
 
 
@@ -158,13 +161,8 @@ def monthly_review(session: Session, *, config: OrgConfig, month: dt.date) -> Re
     prior_last = first - dt.timedelta(days=1)
     previous_first, previous_last = month_bounds(shift_month(first, -1))
     bookings = catalog.get("bookings")
-    ids = [p.id for p in everyone]
-    series = (
-        daily_series_by_person(session, defn=bookings, person_ids=ids, start=first, end=last)
-        if ids
-        else {}
-    )
-    daily = tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
+    # the org's rows, as the headline's `Scope.org()`: managers' and former reps' too
+    daily = tuple(org_daily_totals(session, defn=bookings, start=first, end=last))
     target = next((ln.target for ln in org if ln.metric == "bookings"), None)
     return Review(
         month=first,

@@ -33,14 +33,40 @@ from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
 EXPLAIN_ACTION = "explain_metric"
 
 
+# what a line's `excluded` records are, by metric (avg deal size shares bookings' count)
+EXCLUDED_NOUN = {"bookings": "won deal", "pipeline_created": "new deal"}
+
+
 def _line(line: Line, currency: str) -> str:
     value = "–" if line.value is None else fmt_number(line.value, line.unit, currency)
     text = f"{status_dot(line.status)} *{line.label}* {value}"
     if line.target is not None:
         text += f" of {fmt_number(line.target, line.unit, currency)}"
-    if line.previous is not None and line.value is not None and line.previous:
-        text += f" ({line.value / line.previous - 1:+.0%} MoM)"
+    if line.previous is not None and line.value is not None:
+        if line.unit == "percent":  # 20% → 30% is +10 points, not +50%
+            text += f" ({(line.value - line.previous) * 100:+.0f} pts MoM)"
+        elif line.previous:
+            text += f" ({line.value / line.previous - 1:+.0%} MoM)"
+    noun = EXCLUDED_NOUN.get(line.metric)
+    if line.excluded and noun:
+        plural = "" if line.excluded == 1 else "s"
+        text += f" ({line.excluded} {noun}{plural} without a usable amount not counted)"
     return text
+
+
+def _velocity_section(review: Review) -> str:
+    v, cur = review.velocity, review.currency
+    if v.value is None:
+        return "*Revenue velocity* – not enough closed deals this month to compute it"
+    accel = review.acceleration
+    accel_text = f", {accel:+.0%} vs last month" if accel is not None else ""
+    head = f"*Revenue velocity* {fmt_number(v.value, 'currency', cur)}/day{accel_text}"
+    if v.note:  # 0% win rate: no deal size or cycle to show
+        return f"{head} — {v.open_opportunities} open opps, {v.note}"
+    return (
+        f"{head} — {v.open_opportunities} open opps × {v.win_rate or 0:.0%} win × "
+        f"{fmt_number(v.avg_deal_size or 0, 'currency', cur)} ÷ {v.cycle_days or 0:.0f} days"
+    )
 
 
 def review_message(review: Review) -> dict[str, Any]:
@@ -60,18 +86,7 @@ def review_message(review: Review) -> dict[str, Any]:
         conv.append(f"• {now.label}: {now.conversion:.0%}{prior}")
     if conv:
         blocks.append(section("*Funnel conversion by step*\n" + "\n".join(conv)))
-    v = review.velocity
-    if v.value is not None:
-        accel = review.acceleration
-        accel_text = f", {accel:+.0%} vs last month" if accel is not None else ""
-        blocks.append(
-            section(
-                f"*Revenue velocity* {fmt_number(v.value, 'currency', cur)}/day{accel_text} — "
-                f"{v.open_opportunities} open opps × {v.win_rate or 0:.0%} win × "
-                f"{fmt_number(v.avg_deal_size or 0, 'currency', cur)} ÷ "
-                f"{v.cycle_days or 0:.0f} days"
-            )
-        )
+    blocks.append(section(_velocity_section(review)))
     if review.performers:
         blocks.append(
             section(
@@ -102,6 +117,25 @@ def review_message(review: Review) -> dict[str, Any]:
     return {"text": summary, "blocks": blocks[:50]}
 
 
+def chain_text(review: Review) -> str:
+    """The conversion chain the projection and the inputs needed use, so a reader can redo
+    them: "at 51% meeting→opp × 33% win rate × $27.8k average deal, trailing 90 days"."""
+    g = review.growth
+    days = (g.trailing_end - g.trailing_start).days + 1
+
+    def pct(rate: float | None) -> str:
+        return "–" if rate is None else f"{rate:.0%}"
+
+    size = (
+        "–" if g.avg_deal_size is None else fmt_number(g.avg_deal_size, "currency", review.currency)
+    )
+    return (
+        f"at {pct(g.meeting_to_opportunity)} meeting→opp × {pct(g.win_rate)} win rate × "
+        f"{size} average deal, trailing {days} days "
+        f"({g.meetings_per_working_day:.1f} meetings held per working day)"
+    )
+
+
 def growth_text(review: Review) -> str:
     g, cur = review.growth, review.currency
     month = g.month
@@ -116,6 +150,11 @@ def growth_text(review: Review) -> str:
             if month.target is not None
             else ""
         )
+        + (
+            f" (reps × quota {fmt_number(month.naive, 'currency', cur)})"
+            if month.naive is not None and month.naive != month.target
+            else ""
+        )
     )
     if month.target is not None and month.meetings_needed is not None:
         lines.append(
@@ -124,6 +163,12 @@ def growth_text(review: Review) -> str:
             f"{month.deals_needed} wins) at current conversion; trailing pace is "
             f"{g.meetings_per_working_day * month.working_days:.0f} meetings."
         )
+    elif month.target is not None and g.bookings_per_meeting == 0:
+        lines.append(
+            f"No number of meetings makes {fmt_number(month.target, 'currency', cur)} "
+            "at current conversion: a rate in the chain is 0."
+        )
+    lines.append(f"Current conversion: {chain_text(review)}.")
     quarter = g.quarter
     if quarter.projected_bookings is not None:
         lines.append(
@@ -156,6 +201,7 @@ def review_charts(review: Review) -> list[tuple[str, bytes]]:
                     running,
                     target=review.bookings_target,
                     unit="currency",
+                    currency=review.currency,
                 ),
             )
         )
@@ -178,6 +224,8 @@ def review_charts(review: Review) -> list[tuple[str, bytes]]:
                     [g.month.label, g.quarter.label],
                     [g.month.projected_bookings, g.quarter.projected_bookings],
                     [g.month.target, g.quarter.target],
+                    [g.month.naive, g.quarter.naive],
+                    currency=review.currency,
                 ),
             )
         )

@@ -15,6 +15,10 @@ Payloads by `kind` (all JSON):
   ``files.getUploadURLExternal`` + upload + ``files.completeUploadExternal`` into `recipient`
   (in the thread of `thread_of_id` when set).
 - ``view_publish``: ``{"view": {...}}`` → ``views.publish`` for user `recipient`.
+
+Every row has an expiry (`expires_at`): after it the sender records the row ``expired``
+instead of sending it late. Rhythm runs pass theirs (scheduled time + grace window); other
+callers get `default_expiry` (docs/delivery.md, "Expiry").
 """
 
 from __future__ import annotations
@@ -45,6 +49,24 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
+# How long a delivery stays worth sending when its writer names no expiry, from `not_before`.
+# Ephemerals answer a click or a command (nobody waits longer); a Home view is published
+# again at the next open; anything else (MAPLE prompts and digests, alerts, notices) is
+# stale after a few hours and must not arrive at night.
+DEFAULT_EXPIRY: dict[str, dt.timedelta] = {
+    "ephemeral": dt.timedelta(minutes=10),
+    "view_publish": dt.timedelta(hours=1),
+    "message": dt.timedelta(hours=4),
+    "update": dt.timedelta(hours=4),
+    "upload": dt.timedelta(hours=4),
+}
+
+
+def default_expiry(kind: str, start: dt.datetime) -> dt.datetime:
+    """When a delivery of `kind` due at `start` stops being worth sending."""
+    return start + DEFAULT_EXPIRY.get(kind, dt.timedelta(hours=4))
+
+
 class OutboxError(ValueError):
     """A delivery that could never be sent (bad kind or payload): a bug in the rhythm."""
 
@@ -72,10 +94,12 @@ def enqueue(
     run_id: int | None = None,
     thread_of_id: int | None = None,
     not_before: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> Delivery:
     """Write one delivery unless its (rhythm, period, recipient, part) exists; return the row.
 
     An ``INSERT … ON CONFLICT DO NOTHING``: a duplicate leaves the caller's transaction usable.
+    `expires_at` defaults to `default_expiry` of `kind` from `not_before` (or `now`).
     """
     validate_payload(kind, payload)
     existing = _find(session, rhythm, period_key, recipient, part)
@@ -98,6 +122,7 @@ def enqueue(
                 "attempts": 0,
                 "not_before": not_before or now,
                 "created_at": now,
+                "expires_at": expires_at or default_expiry(kind, not_before or now),
             }
         ],
         keys=["rhythm", "period_key", "recipient", "part"],

@@ -16,6 +16,7 @@ why and never includes the value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,7 +61,14 @@ def can_view_person(viewer: Person, target: Person, config: MetricsConfig) -> De
     return Decision(False, f"You can't see {target.name}'s numbers: they're not on your team.")
 
 
-def sees_teammates(viewer: Person, config: MetricsConfig) -> bool:
+class HasRole(Protocol):
+    """A `Person`, or a rhythm's `Recipient`: anything with a role."""
+
+    @property
+    def role(self) -> str: ...
+
+
+def sees_teammates(viewer: HasRole, config: MetricsConfig) -> bool:
     """Whether the viewer may see each teammate's line in a team view (not only totals)."""
     return viewer.role != "rep" or config.org.transparent_scoreboards
 

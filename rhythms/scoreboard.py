@@ -18,6 +18,7 @@ from metrics import scoreboards as metric_scoreboards
 from metrics.charts import renderer
 from metrics.config import MetricsConfig
 from metrics.scoreboard import PersonScoreboard
+from rhythms.permissions import sees_teammates
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
 from rhythms.scoreboard_message import graded, pace_share, rep_message, sort_team, team_message
 
@@ -224,7 +225,10 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
                         )
                     )
                     charts[team_key] = team_chart(name, boards, day) if with_chart else None
-                payload = cache[team_key]
+                # A rep in the audience reads what the team's channel reads: where
+                # scoreboards are private, the counts only, never a teammate's line.
+                seen = sees_teammates(manager, ctx.config)
+                payload = cache[team_key] if seen else channel_payloads[team_key]
                 chart = charts[team_key]
                 part = f"team:{team_key}"
                 if manager.slack_user_id:

@@ -1,6 +1,8 @@
 """`/scoreboard [@person | team]`: the daily scoreboard on demand, with the same permissions
 as `/metric` (a rep: themselves, and teammates only where scoreboards are transparent; where
-they are private a rep's team view shows only how many reps are green, yellow and red)."""
+they are private a rep's team view shows only how many reps are green, yellow and red).
+A person's board is for their own today; a team's for the viewer's today (its reps' numbers
+for that date, each in their own zone)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from metrics.directory import person_timezone
 from metrics.models import Person
 from rhythms.config import OrgConfig
 from rhythms.metric_answer import Refused, resolve_subject
@@ -39,9 +42,12 @@ def scoreboard_reply(
     if target.kind == "org":
         raise QueryError("Scoreboards are per person or team. " + USAGE)
     subject = resolve_subject(session, config=config, viewer=viewer, target=target)
-    day = now.astimezone(ZoneInfo(subject.timezone)).date()
     currency = config.currency.reporting
     if subject.scope.kind == "team":
+        # A team has no zone of its own: its reps may live anywhere. The day shown is the
+        # viewer's today, and each rep's numbers are for that date in their own zone.
+        zone = person_timezone(viewer, config.org.timezone) if viewer else subject.timezone
+        day = now.astimezone(ZoneInfo(zone)).date()
         team_key = str(subject.scope.key)
         boards_for_team = boards.team_scoreboards(
             session, config=config, team_key=team_key, day=day, as_of=now
@@ -54,6 +60,7 @@ def scoreboard_reply(
             team_key=team_key,
             named=viewer is not None and sees_teammates(viewer, config),
         )
+    day = now.astimezone(ZoneInfo(subject.timezone)).date()  # the person's own today
     person_id = int(subject.scope.key or 0)
     board = boards.person_scoreboard(
         session, config=config, person_id=person_id, day=day, as_of=now

@@ -75,7 +75,7 @@ def needed(metric: MetricStatus, currency: str = "USD") -> str | None:
     label = metric.label.lower()
     if metric.unit == "count":
         amount = math.ceil(metric.shortfall - 1e-9)
-        return f"{amount} more {_singular(label) if amount == 1 else label}"
+        return f"{amount:,} more {_singular(label) if amount == 1 else label}"
     return f"{bk.fmt_number(metric.shortfall, metric.unit, currency)} more {label}"
 
 
@@ -142,7 +142,7 @@ def rep_message(
     facts: list[str] = []
     if board.streak_days:
         facts.append(f"🔥 {board.streak_days}-day streak")
-    if board.team_rank is not None and board.team_size:
+    if board.team_rank is not None and board.team_size > 1:  # "#1 of 1" tells nothing
         facts.append(f"#{board.team_rank} of {board.team_size} on the team")
     facts.append(_as_of_label(board.as_of, board.timezone))
     context_parts = [" · ".join(facts), *board.notes[:5]]
@@ -191,14 +191,18 @@ def sort_team(boards: Sequence[PersonScoreboard]) -> list[PersonScoreboard]:
 
 
 def _worst_gap(board: PersonScoreboard, currency: str) -> str:
-    behind = [m for m in graded(board) if m.status == "red"] or [
-        m for m in graded(board) if m.status == "yellow"
-    ]
+    """The red or yellow metric furthest behind: the lowest value ÷ pace (the first in config
+    order on a tie)."""
+    behind = [m for m in graded(board) if m.status in ("red", "yellow")]
     if not behind:
         return ""
-    m = behind[0]
+    m = min(behind, key=lambda m: m.pace_ratio if m.pace_ratio is not None else 0.0)
     target = f"/{bk.fmt_number(m.target, m.unit, currency)}" if m.target is not None else ""
     return f"{m.label.lower()} {bk.fmt_number(m.value, m.unit, currency)}{target}"
+
+
+def _reps(n: int) -> str:
+    return f"{n:,} rep" if n == 1 else f"{n:,} reps"
 
 
 PRIVATE_NOTE = (
@@ -226,15 +230,11 @@ def team_message(
     if not ordered:
         blocks.append(bk.section("No reps on this team today."))
         return {"text": f"{team_name} scoreboard: no reps today", "blocks": blocks}
-    summary = (
-        f"*{counts['green']} of {len(ordered)} reps winning* · "
-        f"🟢 {counts['green']}  🟡 {counts['yellow']}  🔴 {counts['red']}"
-    )
+    winning = f"{counts['green']} of {_reps(len(ordered))} winning"
+    summary = f"*{winning}* · 🟢 {counts['green']}  🟡 {counts['yellow']}  🔴 {counts['red']}"
     blocks.append(bk.section(summary, block_id=f"team_summary:{team_key}" if team_key else None))
-    text = (
-        f"{team_name} scoreboard {_day_label(day)}: {counts['green']} of {len(ordered)} reps "
-        f"winning, {counts['red']} need help"
-    )
+    needs = "needs" if counts["red"] == 1 else "need"
+    text = f"{team_name} scoreboard {_day_label(day)}: {winning}, {counts['red']} {needs} help"
     if not named:
         blocks.append(bk.context(PRIVATE_NOTE))
         return {"text": text, "blocks": blocks}
@@ -254,7 +254,8 @@ def team_message(
         line = f"{position}. {dot} {board.name} — {green}/{len(counted)} on pace"
         lines.append(line + (f" · {gap}" if gap else ""))
     if len(ordered) > MAX_TEAM_LINES:
-        lines.append(f"…and {len(ordered) - MAX_TEAM_LINES} more reps")
+        more = len(ordered) - MAX_TEAM_LINES
+        lines.append(f"…and {more:,} more rep{'' if more == 1 else 's'}")
     blocks.extend(bk.section(chunk) for chunk in bk.chunk_lines(lines)[: bk.MESSAGE_BLOCKS_MAX - 8])
-    blocks.append(bk.context(f"Sorted by share of pace · {len(ordered)} reps"))
+    blocks.append(bk.context(f"Sorted by share of pace · {_reps(len(ordered))}"))
     return {"text": text, "blocks": blocks[: bk.MESSAGE_BLOCKS_MAX]}

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.calendar import WorkCalendar
+from metrics.config import TargetSet
 from metrics.models import Person
 from metrics.scoreboard import PersonScoreboard
-from metrics.targets import PERIODS, target_sets
+from metrics.targets import PERIODS
 from rhythms import blocks as bk
 from rhythms.config import OrgConfig
 from rhythms.permissions import can_view_person
@@ -50,7 +51,11 @@ def details_view(board: PersonScoreboard, *, currency: str = "USD") -> dict[str,
             f"*{metric.label}*\n{bk.status_dot(metric.status)} "
             f"{bk.fmt_number(metric.value, metric.unit, currency)}",
             "*Target today*\n"
-            + (bk.fmt_number(metric.target, metric.unit, currency) if metric.target else "none"),
+            + (
+                bk.fmt_number(metric.target, metric.unit, currency)
+                if metric.target is not None
+                else "none"
+            ),
         ]
         if metric.expected_now is not None:
             items.append(
@@ -75,20 +80,24 @@ def details_view(board: PersonScoreboard, *, currency: str = "USD") -> dict[str,
     return bk.modal("Scoreboard details", blocks[: bk.VIEW_BLOCKS_MAX])
 
 
-def _source_name(
+def _source(
     config: OrgConfig, metric: str, email: str, role: str, team: str | None, period: str
-) -> str | None:
+) -> tuple[str, TargetSet] | None:
+    """Where the person's `period` target comes from (the precedence of
+    `metrics.targets.target_sets`: personal > team key, for reps > role), and that set."""
     person = config.person(email)
     own = person.targets.get(metric) if person is not None else None
     if own is not None and getattr(own, period) is not None:
-        return "your personal target"
+        return "your personal target", own
     metric_cfg = config.metric(metric)
     if metric_cfg is not None:
-        if team and team in metric_cfg.targets and getattr(metric_cfg.targets[team], period):
-            team_cfg = config.team(team)
-            return f"the {team_cfg.name if team_cfg else team} team's target"
-        if role in metric_cfg.targets and getattr(metric_cfg.targets[role], period) is not None:
-            return f"the target for every {role}"
+        by_team = metric_cfg.targets.get(team) if team and role == "rep" else None
+        if by_team is not None and getattr(by_team, period) is not None:
+            team_cfg = config.team(team or "")
+            return f"the {team_cfg.name if team_cfg else team} team's target", by_team
+        by_role = metric_cfg.targets.get(role)
+        if by_role is not None and getattr(by_role, period) is not None:
+            return f"the target for every {role}", by_role
     return None
 
 
@@ -103,24 +112,28 @@ def targets_view(
     blocks: list[bk.Block] = [
         bk.header("Why these targets?"),
         bk.section(
-            "*Which target applies:* your own target if RevOps set one, else your team's, "
-            "else the one for your role."
+            "*Which target applies:* your own target if RevOps set one, else your team's "
+            "(reps), else the one for your role. A target of 0 is no target."
         ),
     ]
+    currency = config.currency.reporting
     lines: list[str] = []
     for metric in board.metrics[:40]:
-        if metric.target is None:
+        found = _source(config, metric.metric, board.email, role, board.team_key, "daily")
+        where, periods = "", []
+        if found is not None:
+            where = found[0]
+            periods = [
+                f"{p} {bk.fmt_number(v, metric.unit, currency)}"
+                for p in PERIODS
+                if (v := getattr(found[1], p)) is not None
+            ]
+        if metric.target is None:  # a daily target of 0: not graded
+            line = f"• *{metric.label}*: no target today"
+            line += f" — {where} is 0" if where else ""
+            lines.append(line)
             continue
-        where = _source_name(config, metric.metric, board.email, role, board.team_key, "daily")
-        periods = [
-            f"{p} {bk.fmt_number(v, metric.unit)}"
-            for s in target_sets(
-                config, metric.metric, email=board.email, role=role, team=board.team_key
-            )[:1]
-            for p in PERIODS
-            if (v := getattr(s, p)) is not None
-        ]
-        line = f"• *{metric.label}*: {bk.fmt_number(metric.target, metric.unit)} today"
+        line = f"• *{metric.label}*: {bk.fmt_number(metric.target, metric.unit, currency)} today"
         line += f" — {where}" if where else " — spread from a weekly or monthly target"
         if periods:
             line += f" ({', '.join(periods)})"
@@ -132,7 +145,8 @@ def targets_view(
             f"*Pace:* the target is spread evenly over working hours "
             f"({cal.workday_start:%H:%M}–{cal.workday_end:%H:%M} on {days}, public holidays off). "
             f"At {local:%H:%M %Z} {fraction:.0%} of {board.day:%A}'s working day had passed, so "
-            f"that share of each target was due."
+            f"that share of each target was due — of calls, meetings and other counts, the "
+            f"whole number (11.1 calls due is 11)."
         )
     )
     blocks.append(
@@ -141,7 +155,7 @@ def targets_view(
             f"{org.status_yellow_at:.0%}, 🔴 below."
         )
     )
-    blocks.append(bk.context(*(metric_line(m) for m in board.metrics[:9])))
+    blocks.append(bk.context(*(metric_line(m, currency) for m in board.metrics[:9])))
     return bk.modal("Why these targets?", blocks[: bk.VIEW_BLOCKS_MAX])
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from bot.cli import (
     alerts,
     check_config,
+    deliveries,
     demo,
     export,
     metric,
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     metric,
     export,
     alerts,
+    deliveries,
 )
 
 EXIT_OK = 0

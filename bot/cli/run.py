@@ -3,9 +3,10 @@
 HTTP mode (default) serves ``POST /slack/events`` and ``GET /healthz`` on ``--port``;
 Socket Mode is used when SLACK_APP_TOKEN is set. ``--sandbox`` starts the local Slack
 sandbox in the same process and points the bot at it (no Slack account needed). Before
-serving it checks the database answers and, when it schedules CRM syncs, that the connector's
-settings are there (`bot.cli.preflight`). SIGINT/SIGTERM stop it, even while Socket Mode is
-still trying to connect.
+serving it checks the database answers, that Slack accepts the bot token (``auth.test``) and,
+when it schedules CRM syncs, that the connector's settings are there (`bot.cli.preflight`).
+SIGINT/SIGTERM stop it, even while Socket Mode is still trying to connect; the sender stops
+claiming, finishes the sends in flight and gives claimed-but-unsent rows back.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bot.cli.common import (
     print_config_error,
     print_error,
 )
-from bot.cli.preflight import crm_problem, database_problem
+from bot.cli.preflight import crm_problem, database_problem, slack_auth_problem
 from bot.runtime import RuntimeOptions, start_runtime
 from bot.settings import Settings, secret_value
 from metrics.clock import SystemClock
@@ -191,6 +192,11 @@ async def serve_until(
             }
         )
 
+    if problem := await slack_auth_problem(settings):
+        err_console.print(f"[red]cannot start:[/] {escape(problem)}")
+        if sandbox is not None:
+            await sandbox.stop()
+        return 2
     clock = SystemClock()
     options = RuntimeOptions(
         host=args.host,

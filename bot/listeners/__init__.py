@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from bot.app import AppHooks, BackgroundTasks
 
 
+def rhythm_named(config: OrgConfig, kind: str) -> str:
+    """The configured name of the rhythm of `kind` (a scoreboard may be configured under
+    another name), so interactions are counted under the rhythm `/drumbeat rhythms` shows;
+    `kind` itself when none is configured. With several of one kind, the first."""
+    for name in config.rhythms:
+        if config.rhythm_kind(name) == kind:
+            return name
+    return kind
+
+
 def register_all(
     app: AsyncApp,
     *,

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks
+from bot.listeners import rhythm_named
 from metrics.charts import renderer
 from metrics.clock import Clock
 from metrics.lookup import catalog_for
@@ -146,7 +147,7 @@ def register_command_listeners(
                     slack_user_id=user,
                     kind="command",
                     name="scoreboard",
-                    rhythm="daily_scoreboard",
+                    rhythm=rhythm_named(config, "daily_scoreboard"),
                 )
             )
             session.commit()
@@ -251,9 +252,27 @@ def register_command_listeners(
                 month=month, person_id=viewer.id, answers=reply.answers if reply else None
             )
 
+    def record_plan(user: str, kind: str, name: str) -> None:
+        """A game-plan open or submission, counted under the rhythm's configured name."""
+        try:
+            with session_factory() as session:
+                session.add(
+                    Interaction(
+                        at=clock.now(),
+                        slack_user_id=user,
+                        rhythm=rhythm_named(config, "game_plan"),
+                        kind=kind,
+                        name=name,
+                    )
+                )
+                session.commit()
+        except SQLAlchemyError:
+            log.warning("game plan %s not recorded", kind, exc_info=True)
+
     async def open_plan(ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
         await ack()
         user = str(body["user"]["id"])
+        await asyncio.to_thread(record_plan, user, "action", GAME_PLAN_OPEN)
         month = str((body.get("actions") or [{}])[0].get("value") or "")
         try:
             view = await asyncio.to_thread(plan_view, user, month)
@@ -286,6 +305,7 @@ def register_command_listeners(
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        await asyncio.to_thread(record_plan, str(body["user"]["id"]), "view", GAME_PLAN_CALLBACK)
         wake_sender()
 
     async def explain(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

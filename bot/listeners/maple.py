@@ -3,7 +3,10 @@ submission and the emergency "Acknowledge" button.
 
 Thin by design: ack (or answer the view submission), then call `rhythms.maple_flow` in a
 worker thread. A submission is stored and committed *before* the modal is allowed to close;
-if the database fails, the modal stays open with the person's text and says so.
+if the database fails, the modal stays open with the person's text and says so. Two
+submissions racing (a double click) both close the modal: the one that loses the insert
+(IntegrityError on the reply's unique key) is stored again in a fresh transaction, where it
+finds the other's reply with the same answers and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks
@@ -114,12 +117,26 @@ def register_maple_listeners(
         await open_modal(client, str(body["trigger_id"]), str(body["user"]["id"]), value)
 
     def store(user: str, view: dict[str, Any], draft: bool) -> Any:
-        with session_factory() as session:
-            outcome = submit(
-                session, config=config, view=view, slack_user_id=user, now=clock.now(), draft=draft
-            )
-            session.commit()
-            return outcome
+        for attempt in range(3):
+            try:
+                with session_factory() as session:
+                    outcome = submit(
+                        session,
+                        config=config,
+                        view=view,
+                        slack_user_id=user,
+                        now=clock.now(),
+                        draft=draft,
+                    )
+                    session.commit()
+                    return outcome
+            except IntegrityError:
+                # Another submission of this person's update won the insert; read it
+                # back and save again (identical answers: nothing new is written).
+                if attempt == 2:
+                    raise
+                log.info("MAPLE save for %s raced another; retrying", user)
+        raise AssertionError("unreachable")
 
     async def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = str(body["user"]["id"])

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks
+from bot.listeners import rhythm_named
 from metrics.calendar import WorkCalendar
 from metrics.clock import Clock
 from rhythms.config import OrgConfig
@@ -59,7 +60,7 @@ def scoreboard_handlers(
                 Interaction(
                     at=now,
                     slack_user_id=user,
-                    rhythm="daily_scoreboard",
+                    rhythm=rhythm_named(config, "daily_scoreboard"),
                     kind="action",
                     name=action_id,
                 )

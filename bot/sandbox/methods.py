@@ -94,7 +94,7 @@ def resolve_channel(ctx: Context, ref: str, *, post: bool = True, names: bool = 
         if user is None:
             raise SlackError("channel_not_found")
         if user["deleted"]:
-            raise SlackError("account_inactive")
+            raise SlackError("user_disabled")  # Slack: account_inactive is the token's
         if user["is_bot"]:
             raise SlackError("cannot_dm_bot")
         return state.dm_with(ref)

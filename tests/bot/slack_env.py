@@ -30,7 +30,7 @@ from rhythms.config import OrgConfig
 SIGNING_SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
 
-FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, max_attempts=20, settle_delay=0.05)
+FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, settle_delay=0.05)
 
 
 def fast_limits() -> RateLimits:

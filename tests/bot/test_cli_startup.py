@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.cli import main
 from bot.cli import run as run_command
-from bot.cli.preflight import crm_problem
+from bot.cli.preflight import crm_problem, safe_reason
 from bot.settings import Settings
 from metrics.clock import SystemClock
 from rhythms.config import load_org_config
@@ -192,11 +193,28 @@ def test_run_exits_1_when_the_database_cannot_be_reached(
     served: list[Settings], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DRUMBEAT_DATABASE_URL", UNREACHABLE)
-    assert run_cli(["run"], capsys) == (
-        1,
-        "cannot reach postgresql://u@127.0.0.1:1/db?password=***: OperationalError\n",
+    code, output = run_cli(["run"], capsys)
+    assert code == 1
+    # the driver's first line says why, not only the exception's class
+    assert output.startswith(
+        "cannot reach postgresql://u@127.0.0.1:1/db?password=***: OperationalError: "
     )
+    assert "Connection refused" in output and SECRET not in output
+    assert output.count("\n") == 1
     assert served == []
+
+
+def test_database_problem_reason_hides_a_password_the_driver_quotes() -> None:
+    url = "postgresql://drumbeat:hunter2pw@db.internal:5432/drumbeat"
+    driver = Exception(
+        'connection to "postgresql://drumbeat:hunter2pw@db.internal/drumbeat" failed: '
+        "password authentication failed (password=hunter2pw)\nDETAIL: second line"
+    )
+    error = OperationalError("SELECT 1", {}, driver)
+    reason = safe_reason(error, url)
+    assert "hunter2pw" not in reason and "second line" not in reason
+    assert reason.startswith('connection to "postgresql://drumbeat:***@db.internal/drumbeat"')
+    assert "password authentication failed (password=***" in reason
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ from bot.app import BackgroundTasks
 from bot.listeners.scoreboard import register_scoreboard_listeners, scoreboard_handlers
 from metrics.clock import TravellingClock
 from metrics.models import Person
-from rhythms.config import OrgConfig
+from rhythms.config import OrgConfig, parse_org_config
 from rhythms.models import Interaction
 from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
 from tests.reliability.support import ROLE_USERS, roles_org
-from tests.support.rhythms import FakeScoreboards, make_config, seed_directory
+from tests.support.rhythms import FakeScoreboards, make_config, org_data, seed_directory
 
 UTC = dt.UTC
 
@@ -149,3 +149,26 @@ def test_register_wires_both_buttons() -> None:
         config=make_config(),
     )
     assert registered == [DETAILS_ACTION, TARGETS_ACTION]
+
+
+def test_clicks_count_under_the_scoreboard_rhythms_configured_name(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """`/drumbeat rhythms` groups interactions by rhythm name: a scoreboard configured as
+    `rep_scoreboard` must not show 0 uses because the listener said "daily_scoreboard"."""
+    data = org_data()
+    data["rhythms"]["rep_scoreboard"] = {
+        **data["rhythms"].pop("daily_scoreboard"),
+        "kind": "daily_scoreboard",
+    }
+    cfg = parse_org_config(data)
+    seed_directory(session_factory, cfg)
+    click(
+        session_factory,
+        DETAILS_ACTION,
+        "UDANA01",
+        _value(session_factory, "dana@acme.example"),
+        cfg,
+    )
+    with session_factory() as session:
+        assert [i.rhythm for i in session.scalars(select(Interaction))] == ["rep_scoreboard"]

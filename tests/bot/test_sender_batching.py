@@ -97,6 +97,7 @@ def test_claim_snapshots_match_the_rows(session_factory: sessionmaker[Session]) 
             claimed_by="w2",
             claimed_at=later,
             created_at=row.created_at,
+            expires_at=row.expires_at,
             last_error=row.error,
             parent_channel="C0TEAM",
             parent_ts="1.5",

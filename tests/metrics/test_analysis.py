@@ -9,15 +9,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from metrics.config import MetricConfig, TargetSet
+from metrics.config import MetricConfig, MetricsConfig, PersonConfig, TargetSet
 from metrics.drivers import driver_analysis, fit_line, rank_drivers
 from metrics.funnel import activity_funnel, stage_funnel
+from metrics.group_values import pipeline_coverage
 from metrics.growth import growth_model, project
-from metrics.lookup import Scope
+from metrics.lookup import Scope, metric_value, target_people
 from metrics.models import Deal, DealStageChange
 from metrics.rollups import refresh_rollups
 from metrics.velocity import revenue_velocity, velocity_formula, velocity_trend
-from tests.metrics.builders import Org, config
+from tests.metrics.builders import CHICAGO, Org, config, local
 
 NOV = dt.date(2026, 11, 1)
 END = dt.date(2026, 11, 30)
@@ -163,3 +164,130 @@ def test_driver_analysis_from_rollups(session: Session) -> None:
     assert analysis.drivers[0].slope == pytest.approx(0.5)
     assert analysis.drivers[0].r2 == pytest.approx(1.0)
     assert analysis.drivers[1].r2 < 0.5
+
+
+def _with_manager(cfg: MetricsConfig) -> MetricsConfig:
+    """`cfg` plus an AE manager with a quota of their own (a personal bookings target)."""
+    boss = PersonConfig(
+        email="max@acme.test",
+        name="Max",
+        role="manager",
+        team="ae",
+        targets={"bookings": TargetSet(monthly=50000)},
+    )
+    return cfg.model_copy(update={"people": (*cfg.people, boss)})
+
+
+def test_plan_targets_count_reps_only(session: Session) -> None:
+    """Growth target, reps × quota and coverage: the active reps' quotas, not the managers'."""
+    cfg = _with_manager(
+        config(metrics=(MetricConfig(name="bookings", targets={"ae": TargetSet(monthly=20000)}),))
+    )
+    org = Org(session, cfg, NOV)
+    assert {p.name for p in target_people(session, Scope.team("ae"))} == {"Sam"}
+    for day in (3, 4, 5):
+        org.activity("sam", "meeting", utc(day), booked_at=utc(day), outcome="completed")
+        org.deal("sam", utc(day), amount=1000, closed=utc(day + 1), won=True)
+    org.deal("max", utc(20), amount=6000)  # the manager's own open deal is pipeline
+    refresh_rollups(session, config=cfg)
+    for scope in (Scope.team("ae"), Scope.org()):
+        model = growth_model(session, config=cfg, scope=scope, as_of=END)
+        assert (model.month.target, model.month.naive) == (20000, 20000)
+        assert model.month.deals_needed == 20  # 20000 / 1000, not 70000 / 1000
+    dec = (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+    for scope in (Scope.team("ae"), Scope.org()):
+        looked_up = metric_value(
+            session, config=cfg, metric="pipeline_coverage", scope=scope, start=dec[0], end=dec[1]
+        )
+        grouped = pipeline_coverage(session, config=cfg, scope=scope, start=dec[0], end=dec[1])
+        assert looked_up.value == grouped.value == pytest.approx(6000 / 20000)
+    # November: 3000 booked of 20000; with a target of 2000 nothing remains: n/a
+    made = metric_value(
+        session, config=cfg, metric="pipeline_coverage", scope=Scope.team("ae"), start=NOV, end=END
+    )
+    assert made.value == pytest.approx(6000 / 17000)
+    tiny = cfg.model_copy(
+        update={
+            "metrics": (MetricConfig(name="bookings", targets={"ae": TargetSet(monthly=2000)}),)
+        }
+    )
+    for coverage in (
+        metric_value(
+            session,
+            config=tiny,
+            metric="pipeline_coverage",
+            scope=Scope.team("ae"),
+            start=NOV,
+            end=END,
+        ),
+        pipeline_coverage(session, config=tiny, scope=Scope.team("ae"), start=NOV, end=END),
+    ):
+        assert coverage.value is None and coverage.denominator == 0  # 3000 booked of 2000
+
+
+def test_zero_win_rate_is_a_number_not_missing_data(session: Session) -> None:
+    """Closed deals, none won: velocity 0 and a 0 projection, each saying why."""
+    cfg = config()
+    org = Org(session, cfg, NOV)
+    for day in (3, 4, 5, 6):
+        org.activity("sam", "meeting", utc(day), booked_at=utc(day), outcome="completed")
+        org.deal("sam", utc(day), amount=1000, closed=utc(day + 5), won=False)
+    org.deal("sam", utc(10), amount=5000)  # open
+    refresh_rollups(session, config=cfg)
+    v = revenue_velocity(session, config=cfg, scope=Scope.org(), start=NOV, end=END)
+    assert (v.win_rate, v.avg_deal_size, v.value) == (0.0, None, 0.0)
+    assert v.note == "no deal won: 4 closed, all lost"
+    assert velocity_formula(3, 0.0, None, None) == 0.0
+    model = growth_model(session, config=cfg, scope=Scope.org(), as_of=END, month_target=10000)
+    assert model.win_rate == 0.0 and model.bookings_per_meeting == 0.0
+    assert model.month.projected_bookings == 0.0 and model.month.gap == 10000
+    assert model.month.meetings_needed is None  # no number of meetings makes it
+    assert any("no deal won" in w for w in model.warnings)
+    empty = project(
+        label="Dec",
+        start=dt.date(2026, 12, 1),
+        end=dt.date(2026, 12, 31),
+        working_days=20,
+        meetings_per_day=1,
+        m2o=0.5,
+        win=None,  # nothing closed: unknown, not zero
+        size=None,
+        target=1000,
+    )
+    assert empty.projected_bookings is None
+
+
+def test_open_deals_at_month_end_in_the_owners_zone(session: Session) -> None:
+    """A deal a Chicago rep closes at 23:30 on Nov 30 is won in November (rollups place it
+    on the rep's local day) and so not open at November's end — midnight in Chicago, not
+    midnight in New York (the org's zone), when it was still open."""
+    cfg = config()
+    org = Org(session, cfg, NOV)
+    org.deal("dana", utc(2), amount=1000, closed=local(CHICAGO, 2026, 11, 30, 23, 30), won=True)
+    org.deal("dana", utc(3), amount=1000)  # open
+    refresh_rollups(session, config=cfg)
+    v = revenue_velocity(
+        session, config=cfg, scope=Scope.person(org.person["dana"]), start=NOV, end=END
+    )
+    assert v.win_rate == 1.0  # won in November
+    assert v.open_opportunities == 1
+    org_v = revenue_velocity(session, config=cfg, scope=Scope.org(), start=NOV, end=END)
+    team_v = revenue_velocity(session, config=cfg, scope=Scope.team("sdr"), start=NOV, end=END)
+    assert org_v.open_opportunities == team_v.open_opportunities == 1
+
+
+def test_stage_funnel_leaves_out_unmapped_owners(session: Session) -> None:
+    cfg = config()
+    org = Org(session, cfg, NOV)
+    mine = org.deal("sam", utc(3), amount=100)
+    ghosts = org.deal("ghost", utc(3), amount=100)  # a CRM owner mapped to no one
+    for deal in (mine, ghosts):
+        session.add(DealStageChange(deal_id=deal.id, stage="qualified", entered_at=utc(5)))
+    session.flush()
+    refresh_rollups(session, config=cfg)
+    (cohort,) = stage_funnel(session, config=cfg, stages=["qualified"], start=NOV, end=END)
+    created = metric_value(
+        session, config=cfg, metric="opportunities_created", scope=Scope.org(), start=NOV, end=END
+    ).value
+    assert [s.count for s in cohort.steps] == [1, 1]
+    assert created == 1  # the same deals as the rollups count

@@ -3,14 +3,16 @@ computation: `metric_value` per person and day, `target_for_range` / `expected_b
 `status_for` / `shortfall`, the streak walked day by day, the rank by share of pace.
 
 A small org over several zones, with a company holiday, a US DST change, a personal target
-override, team and role targets, a ratio input with a target, a weekly-only target (no daily:
-not on the board), an inactive rep, a rep out of office, and a rep who changed team.
+override, team and role targets, a daily target of 0 (no target), a ratio input with a target,
+a weekly-only target (no daily: not on the board), an inactive rep, a rep out of office, and a
+rep who changed team.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 
 import pytest
 from sqlalchemy import select
@@ -40,7 +42,13 @@ def _config(sam_team: str) -> MetricsConfig:
     base = config()
     people = (
         *base.people[:2],  # dana (Chicago, personal emails target), lee (Berlin)
-        PersonConfig(email="sam@acme.test", name="Sam", role="rep", team=sam_team),  # New York
+        PersonConfig(  # New York
+            email="sam@acme.test",
+            name="Sam",
+            role="rep",
+            team=sam_team,
+            targets={"emails": TargetSet(daily=0)},  # no emails target for Sam
+        ),
         PersonConfig(
             email="kai@acme.test", name="Kai", role="rep", team="sdr", timezone="Asia/Tokyo"
         ),
@@ -123,10 +131,15 @@ def _reference(
         daily = resolve_target(cfg, defn.name, "daily", **who)
         if daily is None:
             continue
-        picked.append((defn.name, daily))
-        target = target_for_range(cfg, work, defn, day, day, **who)
-        expected = expected_by(target, defn, work=work, start=day, end=day, local_now=local_now)
         got = value(defn.name, day)
+        target: float | None = None
+        expected: float | None = None
+        if daily > 0:  # a daily target of 0 is no target
+            picked.append((defn.name, daily))
+            target = target_for_range(cfg, work, defn, day, day, **who)
+            expected = expected_by(target, defn, work=work, start=day, end=day, local_now=local_now)
+            if expected is not None and defn.unit == "count" and defn.additive:
+                expected = float(math.floor(expected + 1e-9))  # whole calls, emails... due
         better = defn.higher_is_better
         statuses.append(
             MetricStatus(
@@ -185,22 +198,24 @@ def _reference(
     )
 
 
-def _share(board: PersonScoreboard) -> float:
+def _share(board: PersonScoreboard) -> float | None:
+    """Share of pace over the metrics with something due; None: nothing due, not ranked."""
     shares = [
         min(m.value / m.expected_now, 2.0)
-        if m.expected_now is not None and m.expected_now > 0
-        else min(m.value / m.target, 2.0)
         for m in board.metrics
-        if (m.expected_now is not None and m.expected_now > 0) or m.target
+        if m.expected_now is not None and m.expected_now > 0
     ]
-    return sum(shares) / len(shares) if shares else -1.0
+    return sum(shares) / len(shares) if shares else None
 
 
 def _ranked(boards: list[PersonScoreboard]) -> list[PersonScoreboard]:
     from dataclasses import replace
 
-    order = sorted(boards, key=lambda b: (-_share(b), b.name))
-    return [replace(b, team_rank=i, team_size=len(order)) for i, b in enumerate(order, 1)]
+    due = [(share, b) for b in boards if (share := _share(b)) is not None]
+    order = [b for _, b in sorted(due, key=lambda sb: (-sb[0], sb[1].name))]
+    waiting = sorted((b for b in boards if _share(b) is None), key=lambda b: b.name)
+    ranked = [replace(b, team_rank=i, team_size=len(order)) for i, b in enumerate(order, 1)]
+    return ranked + waiting
 
 
 CASES = [
@@ -247,6 +262,8 @@ def test_fixture_covers_the_edges(session: Session, cfg: MetricsConfig) -> None:
     assert boards["Dana"].metrics[1].target == 5  # personal override
     assert boards["Kai"].metrics[1].target == 4  # role
     assert boards["Sam"].metrics[0].target == 8  # moved: the new team's target
+    sam_emails = boards["Sam"].metrics[1]  # a personal daily target of 0: no target
+    assert (sam_emails.target, sam_emails.status) == (None, "none") and sam_emails.value > 0
     assert {b.timezone for b in boards.values()} >= {
         "America/Chicago",
         "Europe/Berlin",

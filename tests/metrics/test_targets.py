@@ -47,6 +47,39 @@ def test_precedence_person_then_team_then_role() -> None:
     assert weekly == 40
 
 
+def test_team_key_targets_are_for_the_teams_reps_only() -> None:
+    """A team's target is its reps' (`team_target` adds up reps): a manager on the team is
+    not held to a rep's target — their own, else their role's, else none."""
+    cfg = config(
+        metrics=(
+            MetricConfig(
+                name="calls",
+                targets={"sdr": TargetSet(daily=8), "manager": TargetSet(daily=2)},
+            ),
+            MetricConfig(name="emails", targets={"sdr": TargetSet(daily=4)}),
+        ),
+        people=(
+            PersonConfig(email="mo@acme.test", name="Mo", role="manager", team="sdr"),
+            PersonConfig(
+                email="max@acme.test",
+                name="Max",
+                role="manager",
+                team="sdr",
+                targets={"emails": TargetSet(daily=3)},
+            ),
+        ),
+    )
+
+    def daily(metric: str, email: str, role: str) -> float | None:
+        return resolve_target(cfg, metric, "daily", email=email, role=role, team="sdr")
+
+    assert daily("calls", "rep@acme.test", "rep") == 8  # the team's, for its reps
+    assert daily("calls", "mo@acme.test", "manager") == 2  # the role's, not the reps'
+    assert daily("emails", "mo@acme.test", "manager") is None  # no rep's target
+    assert daily("emails", "max@acme.test", "manager") == 3  # a personal target still applies
+    assert daily("emails", "cro@acme.test", "exec") is None
+
+
 def test_target_for_a_range_uses_working_days_and_explicit_periods() -> None:
     cfg = config(
         metrics=(
@@ -98,7 +131,11 @@ def test_pace_and_status_bands() -> None:
         end=monday + dt.timedelta(days=6),
         local_now=at_two,
     )
-    assert week == pytest.approx(40 * (1 + 5 / 9) / 5)
+    assert week == 12  # calls are counted whole: 40 × (1 + 5/9) / 5 = 12.44 due is 12
+    pipeline = expected_by(
+        1000, catalog.get("pipeline_created"), work=work, start=day, end=day, local_now=at_two
+    )
+    assert pipeline == pytest.approx(1000 * 5 / 9)  # money is not: 555.56 due
     assert status_for(5, 5, ORG) == "green"
     assert status_for(4, 5, ORG) == "yellow"
     assert status_for(3.9, 5, ORG) == "red"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections import Counter
 from typing import Any
 
@@ -122,8 +123,20 @@ def roles_org(**settings: Any) -> OrgConfig:
     return parse_org_config(data)
 
 
+class _Since:
+    """Real (monotonic) time elapsed since construction, added to `at`."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self._at = at
+        self._start = time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._at + dt.timedelta(seconds=time.monotonic() - self._start)
+
+
 def running_clock(at: dt.datetime) -> OffsetClock:
-    """Real time moving on from `at` (retry backoffs fall due as they would in production)."""
-    clock = OffsetClock()
-    clock.jump_to(at)
-    return clock
+    """Real time moving on from `at` (retry backoffs fall due as they would in production).
+    Starts at `at` even when `at` is in the past (an OffsetClock on the system clock only
+    moves forward, so it silently ran at today's date once the calendar passed `at`, and
+    deliveries written at `at` had expired)."""
+    return OffsetClock(_Since(at))

@@ -57,8 +57,8 @@ def start(db_url: str, sb: SlackSandbox, log: Path, token: str) -> subprocess.Po
 
 def port_from(log: Path) -> int | None:
     text = log.read_text(errors="replace")
-    for line in text.splitlines():
-        if "http://127.0.0.1:" in line:
+    for line in text.splitlines():  # not the Slack URLs of the DEBUG log (auth.test at start)
+        if "listening on http://127.0.0.1:" in line:
             tail = line.split("http://127.0.0.1:")[1]
             digits = "".join(ch for ch in tail[:6] if ch.isdigit())
             return int(digits) if digits else None

@@ -83,3 +83,54 @@ def test_rep_manager_admin_and_stranger_views(session: Session) -> None:
     )
     stranger = home_view(session, config=CFG, slack_user_id="UNOBODY", now=NOW)
     assert "don't know you yet" in str(stranger["blocks"])
+
+
+def test_home_speaks_the_reporting_currency(session: Session) -> None:
+    """Today and this week in euros, as the scoreboard DM says them (no "$")."""
+    import tomllib
+
+    from rhythms.config import parse_org_config
+
+    data = tomllib.loads(EXAMPLE_CONFIG.read_text())
+    data["currency"] = {"reporting": "EUR"}
+    for metric in data["metrics"]:
+        if metric["name"] == "pipeline_created":
+            metric["targets"]["ae"]["daily"] = 18000
+    cfg = parse_org_config(data)
+    apply_directory(session, cfg, today=NOW.date())
+    emma = session.scalars(select(Person).where(Person.email == "emma.schmidt@acme.example")).one()
+    emma.slack_user_id = "UEMMA01"
+    session.add(
+        MetricDaily(
+            person_id=emma.id, metric="pipeline_created", day=NOW.date(), value=12500, team_key="ae"
+        )
+    )
+    session.commit()
+    view = home_view(session, config=cfg, slack_user_id="UEMMA01", now=NOW)
+    assert validate_view(view) == []
+    text = str(view["blocks"])
+    assert "*Pipeline created* €12k / €" in text  # today, against pace
+    assert "*Pipeline created* €12k of €90k" in text  # this week
+    assert "$" not in text
+
+
+def test_home_alerts_read_as_the_rule_and_the_person(session: Session) -> None:
+    from rhythms.alert_state import Observation, transition
+
+    people = _people(session)
+    for rule in ("rep-red-streak", "retired-rule"):
+        transition(
+            session,
+            rule=rule,
+            subject=f"person:{people['dana'].id}",
+            obs=Observation(True, False, 0),
+            now=NOW,
+            grace=dt.timedelta(0),
+            cooldown=dt.timedelta(hours=1),
+        )
+    session.commit()
+    view = home_view(session, config=CFG, slack_user_id=people["dana"].slack_user_id or "", now=NOW)
+    alerts = next(b["text"]["text"] for b in view["blocks"] if "Alerts firing" in str(b))
+    assert "• Calls turned red · Dana Ruiz" in alerts
+    assert "• `retired-rule` · Dana Ruiz" in alerts  # no longer in the config: its name
+    assert "person:" not in alerts and "`rep-red-streak`" not in alerts

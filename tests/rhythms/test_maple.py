@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import pytest
@@ -361,3 +362,131 @@ def test_more_planned_items_than_the_checklist_holds_are_refused() -> None:
         assert "10 priorities at most" in errors["planned"] and "now 11" in errors["planned"]
     ten = "\n".join(f"- item {i}" for i in range(10))
     assert parse_submission({"state": _state(advanced="x", planned=ten)})[1] == {}
+
+
+def test_an_emergency_saved_in_a_draft_first_still_escalates(session: Session) -> None:
+    """The draft's answers are the reply's current text, but leadership has seen nothing:
+    the submission is compared with the last *submitted* answers."""
+    pid = _person(session)
+    fire = {"advanced": "A", "planned": "- P", "emergencies": "Globex churning"}
+    draft = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers=fire,
+        submit=False,
+        now=NOW,
+    )
+    assert not draft.emergency_changed
+    sub = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers=fire,
+        submit=True,
+        now=NOW + dt.timedelta(minutes=1),
+    )
+    assert sub.first_submission and sub.emergency_changed and not sub.unchanged
+    # a draft changing the emergency over the submission, then submitted: new again
+    worse = {**fire, "emergencies": "Globex and Hooli churning"}
+    for submit in (False, True):
+        edit = save_reply(
+            session,
+            rhythm="maple",
+            period_key="2026-W47",
+            person_id=pid,
+            answers=worse,
+            submit=submit,
+            now=NOW + dt.timedelta(minutes=2 + submit),
+        )
+    assert edit.emergency_changed and not edit.emergency_cleared
+    cleared = save_reply(
+        session,
+        rhythm="maple",
+        period_key="2026-W47",
+        person_id=pid,
+        answers={**fire, "emergencies": ""},
+        submit=True,
+        now=NOW + dt.timedelta(minutes=5),
+    )
+    assert cleared.emergency_cleared and not cleared.emergency_changed
+
+
+def test_saving_the_same_answers_again_writes_nothing(session: Session) -> None:
+    pid = _person(session)
+    answers = {"advanced": "A", "planned": "- P", "emergencies": ""}
+    results = [
+        save_reply(
+            session,
+            rhythm="maple",
+            period_key="2026-W47",
+            person_id=pid,
+            answers=dict(answers),
+            submit=submit,
+            now=NOW + dt.timedelta(minutes=i),
+        )
+        for i, submit in enumerate((False, False, True, True, False))
+    ]
+    assert [r.unchanged for r in results] == [False, True, False, True, True]
+    assert results[2].first_submission and not results[3].first_submission
+    history = revisions(session, reply_id=results[0].reply.id)
+    assert [r.status for r in history] == ["draft", "submitted"]
+    assert results[-1].reply.updated_at == NOW + dt.timedelta(minutes=2)
+
+
+def test_a_long_plan_never_pushes_the_emergency_out_of_the_digest() -> None:
+    from rhythms.blocks import escaped
+    from rhythms.maple import Participation
+
+    plan = tuple(
+        f"Q4 push <-> renewals & upsell at Initech; legal & procurement <redlines> {'&' * 60} {i}"
+        for i in range(10)
+    )
+    entry = DigestEntry(
+        person_name="Maria",
+        slack_user_id="U1",
+        team_name="SDR",
+        metrics_line="Calls 1/2",
+        answers={"advanced": "Closed Initech", "planned": "- a", "emergencies": "Globex churning"},
+        done_items=plan[:5],
+        open_items=plan[5:],
+    )
+    (part,) = maple_digest(
+        week_label="W47", entries=[entry], missing=[], stats=Participation((1,), (), ())
+    )
+    assert validate_blocks(part.blocks, "message") == []
+    text = _sections(part.blocks)
+    assert "🚨 *E* Globex churning" in text
+    flat = " ".join(text.split())  # sections are split at spaces
+    for item in plan:  # the whole plan, every entity whole
+        assert escaped(item) in flat
+    for block in part.blocks:
+        if block["type"] == "section":
+            body = block["text"]["text"]
+            assert len(body) < 3000 and not body.endswith("…")
+            assert re.search(r"&(?!(amp|lt|gt);)", body) is None  # no entity cut in two
+
+
+def test_a_long_missing_list_names_everyone_within_slack_limits() -> None:
+    from rhythms.maple import Participation
+
+    missing = [(f"Manager Number{i:03d}", "Account Executives East") for i in range(400)]
+    parts = maple_digest(
+        week_label="W47",
+        entries=[],
+        missing=missing,
+        stats=Participation((), (), tuple(range(400))),
+    )
+    text = "\n".join(_sections(p.blocks) for p in parts)
+    for name, _ in missing:  # everyone, no name cut in two
+        assert f"{name} (Account Executives East)" in text
+    for p in parts:
+        assert validate_blocks(p.blocks, "message") == []
+        assert all(
+            len(b["text"]["text"]) < 3000 and not b["text"]["text"].endswith("…")
+            for b in p.blocks
+            if b["type"] == "section"
+        )
+    assert "400 missing" in json.dumps(parts[-1].blocks)

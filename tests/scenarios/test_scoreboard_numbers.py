@@ -62,7 +62,8 @@ def test_dm_numbers_equal_the_metrics_engine(session_factory: sessionmaker[Sessi
     assert calls.value == 30 and calls.target == 60
     text = sent.payload["text"]
     assert "calls 30/60" in text and "meetings booked 0/2" in text
-    # 17:30 on a 09:00-18:00 day: 8.5/9 of the target is due, so 56.7 calls; 27 short.
-    assert calls.expected_now is not None and abs(calls.expected_now - 60 * 8.5 / 9) < 1e-9
-    assert "27 more calls and 2 more meetings booked" in text
+    # 17:30 on a 09:00-18:00 day: 8.5/9 of the target is due, 56.7 calls: 56 whole calls,
+    # 26 short; 1.9 meetings: 1 whole meeting.
+    assert calls.expected_now == 56
+    assert "26 more calls and 1 more meeting booked" in text
     assert board.team_rank == 2 and "#2 of" in json.dumps(sent.payload, ensure_ascii=False)
