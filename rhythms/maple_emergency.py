@@ -134,6 +134,27 @@ def _message(
     )
 
 
+def _rewrite(
+    session: Session, original: Delivery, payload: dict[str, Any], *, part: str, now: dt.datetime
+) -> None:
+    """Show `payload` in place of escalation DM `original`: edited before it is sent, or
+    updated in Slack after (an update delivery threaded on it, part `part:<its part>`)."""
+    if original.status == "pending":
+        original.payload = {**original.payload, **payload}
+        return
+    enqueue(
+        session,
+        rhythm="maple_emergency",
+        period_key=original.period_key,
+        recipient=original.recipient,
+        kind="update",
+        part=f"{part}:{original.part}",
+        thread_of_id=original.id,
+        now=now,
+        payload=payload,
+    )
+
+
 def acknowledge_emergency(session: Session, *, reply_id: int, by: str, now: dt.datetime) -> bool:
     """Record the acknowledgement; rewrite every escalation DM and tell the author who."""
     if not acknowledge(session, rule=EMERGENCY_RULE, subject=f"reply:{reply_id}", by=by, now=now):
@@ -144,20 +165,7 @@ def acknowledge_emergency(session: Session, *, reply_id: int, by: str, now: dt.d
         return True
     text, blocks = _message(session, reply, author, acked_by=by)
     for original in _escalations(session, reply_id):
-        if original.status == "pending":
-            original.payload = {**original.payload, "text": text, "blocks": blocks}
-        else:
-            enqueue(
-                session,
-                rhythm="maple_emergency",
-                period_key=original.period_key,
-                recipient=original.recipient,
-                kind="update",
-                part=f"ack:{original.part}",
-                thread_of_id=original.id,
-                now=now,
-                payload={"text": text, "blocks": blocks},
-            )
+        _rewrite(session, original, {"text": text, "blocks": blocks}, part="ack", now=now)
     if author.slack_user_id:
         enqueue(
             session,
@@ -217,20 +225,7 @@ def resolve_emergency(session: Session, *, reply: Reply, author: Person, now: dt
     for original in _escalations(session, reply.id):
         blocks = [b for b in original.payload.get("blocks") or [] if b.get("type") != "actions"]
         payload = {"text": str(original.payload.get("text") or ""), "blocks": [*blocks, note]}
-        if original.status == "pending":
-            original.payload = {**original.payload, **payload}
-        else:
-            enqueue(
-                session,
-                rhythm="maple_emergency",
-                period_key=original.period_key,
-                recipient=original.recipient,
-                kind="update",
-                part=f"clear:{original.part}",
-                thread_of_id=original.id,
-                now=now,
-                payload=payload,
-            )
+        _rewrite(session, original, payload, part="clear", now=now)
         count += 1
     return count
 
