@@ -116,7 +116,9 @@ def daily_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> Rhythm
                 day=day,
                 as_of=ctx.now,
             )
-            payload = rep_message(board, currency=currency, yesterday=yesterday)
+            payload = rep_message(
+                board, currency=currency, yesterday=yesterday, rhythm=ctx.rhythm_name
+            )
             out.append(Outgoing(recipient=recipient.slack_user_id, payload=payload))
             chart = rep_chart(board) if per_rep_charts else None
             if chart is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -109,10 +110,14 @@ def _day_label(day: dt.date) -> str:
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
 
 
-def button_value(board: PersonScoreboard) -> str:
+def button_value(board: PersonScoreboard, rhythm: str | None = None) -> str:
     """``{"p":7,"d":"2026-11-24"}`` — what compact `json.dumps` gives, without building an
-    encoder per message (an int and an ISO date need no escaping)."""
-    return f'{{"p":{int(board.person_id)},"d":"{board.day.isoformat()}"}}'
+    encoder per message (an int and an ISO date need no escaping) — with ``"r"``, the
+    rhythm that sent it, when given: a click counts under that rhythm's name."""
+    head = f'{{"p":{int(board.person_id)},"d":"{board.day.isoformat()}"'
+    if rhythm is None:
+        return head + "}"
+    return f"{head},\"r\":{json.dumps(rhythm, separators=(',', ':'))}}}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -123,7 +128,11 @@ def _as_of_label(as_of: dt.datetime, timezone: str) -> str:
 
 # ---------------------------------------------------------------- the rep's DM
 def rep_message(
-    board: PersonScoreboard, *, currency: str = "USD", yesterday: bool = False
+    board: PersonScoreboard,
+    *,
+    currency: str = "USD",
+    yesterday: bool = False,
+    rhythm: str | None = None,
 ) -> dict[str, Any]:
     """The rep's scoreboard DM: verdict, metrics with pace, what turns it green, buttons."""
     counted = graded(board)
@@ -147,7 +156,7 @@ def rep_message(
     facts.append(_as_of_label(board.as_of, board.timezone))
     context_parts = [" · ".join(facts), *board.notes[:5]]
     blocks.append(bk.context(*context_parts))
-    value = button_value(board)
+    value = button_value(board, rhythm)
     blocks.append(
         bk.actions(
             bk.button("Details", DETAILS_ACTION, value, style="primary"),

@@ -167,6 +167,16 @@ def parse_button_value(value: str) -> tuple[int, dt.date]:
         raise ScoreboardAccessError("this button is out of date: no scoreboard to show") from exc
 
 
+def button_rhythm(value: str) -> str | None:
+    """The rhythm a scoreboard button names (``"r"``, `button_value`), if any."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    rhythm = data.get("r") if isinstance(data, dict) else None
+    return rhythm if isinstance(rhythm, str) else None
+
+
 def scoreboard_for_action(
     session: Session,
     *,

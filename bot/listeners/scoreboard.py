@@ -27,6 +27,7 @@ from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
 from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
 from rhythms.scoreboard_views import (
     ScoreboardAccessError,
+    button_rhythm,
     details_view,
     error_view,
     loading_view,
@@ -38,6 +39,15 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[..., Awaitable[None]]
 Handler = Callable[..., Awaitable[None]]
+
+
+def _clicked_rhythm(config: OrgConfig, value: str) -> str:
+    """The rhythm a click counts under: the one its button names if it is configured (a
+    message from a rhythm since renamed or removed counts under the first scoreboard)."""
+    named = button_rhythm(value)
+    if named is not None and named in config.rhythms:
+        return named
+    return rhythm_named(config, "daily_scoreboard")
 
 
 def scoreboard_handlers(
@@ -60,7 +70,7 @@ def scoreboard_handlers(
                 Interaction(
                     at=now,
                     slack_user_id=user,
-                    rhythm=rhythm_named(config, "daily_scoreboard"),
+                    rhythm=_clicked_rhythm(config, value),
                     kind="action",
                     name=action_id,
                 )

@@ -16,11 +16,20 @@ from metrics.clock import TravellingClock
 from metrics.models import Person
 from rhythms.config import OrgConfig, parse_org_config
 from rhythms.models import Interaction
-from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION
+from rhythms.scoreboard_message import DETAILS_ACTION, TARGETS_ACTION, rep_message
+from rhythms.scoreboard_views import button_rhythm, parse_button_value
 from tests.reliability.support import ROLE_USERS, roles_org
-from tests.support.rhythms import FakeScoreboards, make_config, org_data, seed_directory
+from tests.support.rhythms import (
+    FakeScoreboards,
+    board_for,
+    make_config,
+    org_data,
+    seed_directory,
+)
 
 UTC = dt.UTC
+DAY = dt.date(2026, 11, 24)
+AS_OF = dt.datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
 
 
 class FakeClient:
@@ -172,3 +181,31 @@ def test_clicks_count_under_the_scoreboard_rhythms_configured_name(
     )
     with session_factory() as session:
         assert [i.rhythm for i in session.scalars(select(Interaction))] == ["rep_scoreboard"]
+
+
+def test_a_click_counts_under_the_rhythm_that_sent_the_button(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """With two scoreboard rhythms, the button carries its rhythm's name (`button_value`):
+    a click on the second one's DM counts under it, not under the first configured; a name
+    no longer configured (renamed since) falls back to the first."""
+    data = org_data()
+    first = data["rhythms"].pop("daily_scoreboard")
+    data["rhythms"]["sdr_scoreboard"] = {**first, "kind": "daily_scoreboard"}
+    data["rhythms"]["ae_scoreboard"] = {**first, "kind": "daily_scoreboard"}
+    cfg = parse_org_config(data)
+    seed_directory(session_factory, cfg)
+    with session_factory() as session:
+        dana = session.scalars(select(Person).where(Person.email == "dana@acme.example")).one()
+    board = board_for(dana.id, dana.name, dana.email, dana.slack_user_id, DAY, AS_OF)
+    payload = rep_message(board, rhythm="ae_scoreboard")
+    actions = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"]
+    value = actions[0]["value"]
+    assert button_rhythm(value) == "ae_scoreboard"
+    assert parse_button_value(value) == (dana.id, DAY)  # the board it points at, as before
+    click(session_factory, DETAILS_ACTION, "UDANA01", value, cfg)
+    renamed = value.replace("ae_scoreboard", "old_name")
+    click(session_factory, DETAILS_ACTION, "UDANA01", renamed, cfg)
+    with session_factory() as session:
+        rhythms = [i.rhythm for i in session.scalars(select(Interaction).order_by(Interaction.id))]
+    assert rhythms == ["ae_scoreboard", "sdr_scoreboard"]
