@@ -20,6 +20,7 @@ from metrics.lookup import Scope, catalog_for
 from metrics.models import CrmUser, Person, SyncRun
 from metrics.targets import resolve_target
 from metrics.velocity import velocity_trend
+from rhythms.alert_labels import rule_label, subject_names
 from rhythms.blocks import context, fmt_number, header, section
 from rhythms.config import OrgConfig
 from rhythms.control_tower import LEVERS, lever_split
@@ -207,10 +208,13 @@ def alerts_reply(session: Session, *, config: OrgConfig, viewer: Person) -> Repl
     mine = [r for r in rows if alert_concerns(r.subject, viewer)]
     if not mine:
         return _text("No alerts firing that concern you. 🎉")
+    shown = mine[:30]
+    names = subject_names(session, config, {r.subject for r in shown})
     lines = [
-        f"• `{r.rule}` · {r.subject} · since {r.fired_at:%a %H:%M} UTC"
+        f"• {rule_label(config, r.rule)} · {names.get(r.subject, r.subject)}"
+        f" · since {r.fired_at:%a %H:%M} UTC"
         + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
-        for r in mine[:30]
+        for r in shown
     ]
     return Reply("Alerts", [header("Alerts firing"), section("\n".join(lines))])
 

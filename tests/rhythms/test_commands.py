@@ -10,7 +10,7 @@ from metrics.directory import apply_directory
 from metrics.models import CrmUser, Person, SyncRun
 from rhythms.commands import drumbeat_command, velocity_reply
 from rhythms.config import load_org_config
-from rhythms.models import AuditEntry, Delivery, Interaction, RhythmOverride
+from rhythms.models import AlertState, AuditEntry, Delivery, Interaction, RhythmOverride
 from tests.conftest import EXAMPLE_CONFIG
 
 CFG = load_org_config(EXAMPLE_CONFIG)
@@ -157,3 +157,28 @@ def test_velocity_names_teams_as_metric_does(session: Session) -> None:
         session, config=CFG, viewer=people["olivia"], team_word="#random", today=NOW.date()
     )
     assert reply.text == "No team `#random`: try sdr, ae, cs"
+
+
+def test_alerts_read_as_rule_titles_and_names(session: Session) -> None:
+    """`/drumbeat alerts` lists firing alerts as people read them — the rule as its message
+    titles it and the subject by name — not `sdr-no-calls-by-11 · person:4`."""
+    people = _people(session)
+    dana = people["dana"]
+    session.add(
+        AlertState(
+            rule="sdr-no-calls-by-11",
+            subject=f"person:{dana.id}",
+            state="firing",
+            since=NOW,
+            fired_at=NOW,
+        )
+    )
+    session.add(
+        AlertState(rule="gone-rule", subject="team:sdr", state="firing", since=NOW, fired_at=NOW)
+    )
+    session.commit()
+    boss = next(p for p in people.values() if p.role == "exec")  # sees every alert
+    text = " ".join(str(b) for b in _run(session, boss, "alerts").blocks)
+    assert dana.name in text and f"person:{dana.id}" not in text
+    assert "sdr-no-calls-by-11" not in text  # its title instead
+    assert "`gone-rule`" in text and "team" in text  # a rule no longer configured: its name
