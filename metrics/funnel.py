@@ -9,6 +9,7 @@ Stage funnel (from `deal_stage_history`): deals created in each cohort (calendar
 `created_at` in the org zone) and how many reached each stage of an ordered list — a deal
 reached a stage if it entered it or any later one; a won deal reached them all. Deals of CRM
 owners mapped to no one are left out at every scope, as the rollups leave them out.
+`stage_order` gives the open stages such deals went through, in the order they enter them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from metrics.config import MetricsConfig
@@ -62,6 +64,56 @@ def activity_funnel(
     )
 
 
+_Row = TypeVarTuple("_Row")
+
+
+def _created_in(
+    query: Select[*_Row], zone: ZoneInfo, start: dt.date, end: dt.date
+) -> Select[*_Row]:
+    """`query` limited to deals created in [start, end] (org-zone days) by mapped owners."""
+    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    return (
+        query.where(Deal.deleted.is_(False), Deal.created_at >= lo, Deal.created_at < hi)
+        .join(CrmUser, CrmUser.id == Deal.owner_id)
+        .where(CrmUser.person_id.is_not(None))  # as the rollups: unmapped owners are no one's
+    )
+
+
+def stage_order(
+    session: Session, *, config: MetricsConfig, start: dt.date, end: dt.date
+) -> list[str]:
+    """The open stages the deals created in [start, end] went through (mapped owners, as
+    `stage_funnel`), in the order deals enter them: by each stage's mean position in its
+    deals' histories (ties by name). A closing stage is left out: one that every deal that
+    entered it ended in, closed (closedwon, closedlost)."""
+    zone = ZoneInfo(config.org.timezone)
+    query = _created_in(select(Deal.id, Deal.is_closed), zone, start, end)
+    closed = {deal_id: is_closed for deal_id, is_closed in session.execute(query)}
+    histories: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    ids = list(closed)
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                DealStageChange.deal_id, DealStageChange.entered_at, DealStageChange.stage
+            ).where(DealStageChange.deal_id.in_(ids[i : i + 500]))
+        )
+        for deal_id, entered, stage in rows:
+            histories[deal_id].append((entered, stage))
+    positions: dict[str, list[int]] = defaultdict(list)
+    closing: dict[str, bool] = {}
+    for deal_id, history in histories.items():
+        history.sort()
+        for pos, (_, stage) in enumerate(history):
+            positions[stage].append(pos)
+            ends_here = pos == len(history) - 1 and bool(closed[deal_id])
+            closing[stage] = closing.get(stage, True) and ends_here
+    return sorted(
+        (s for s in positions if not closing[s]),
+        key=lambda s: (sum(positions[s]) / len(positions[s]), s),
+    )
+
+
 @dataclass(frozen=True)
 class Cohort:
     month: dt.date  # first day of the creation month
@@ -81,14 +133,7 @@ def stage_funnel(
     if not stages:
         raise ValueError("give the ordered list of stages to follow")
     zone = ZoneInfo(config.org.timezone)
-    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    query = (
-        select(Deal.id, Deal.created_at, Deal.is_won)
-        .where(Deal.deleted.is_(False), Deal.created_at >= lo, Deal.created_at < hi)
-        .join(CrmUser, CrmUser.id == Deal.owner_id)
-        .where(CrmUser.person_id.is_not(None))  # as the rollups: unmapped owners are no one's
-    )
+    query = _created_in(select(Deal.id, Deal.created_at, Deal.is_won), zone, start, end)
     if scope is not None and scope.kind == "person":
         query = query.where(CrmUser.person_id == scope.key)
     elif scope is not None and scope.kind == "team":

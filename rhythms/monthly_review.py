@@ -3,8 +3,10 @@
 `monthly_review(session, config=..., month=...)` gathers, all from the metrics engine:
 outputs vs target (org and per team), inputs vs target by team, the activity funnel's step
 conversion vs the prior three months, velocity and its acceleration month over month, the
-top performers by name, daily bookings for the trend chart, and the growth model (next
-month's projected bookings from volumes × conversion rates, and the inputs needed).
+top performers by name, daily bookings for the trend chart, the growth model (next
+month's projected bookings from volumes × conversion rates, and the inputs needed), what
+predicts bookings (the driver analysis over the trailing 12 whole weeks, per rep per week)
+and the stage conversion of the deals created in the month.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
-from metrics.funnel import FunnelStep, activity_funnel
+from metrics.drivers import driver_analysis
+from metrics.funnel import Cohort, FunnelStep, activity_funnel, stage_funnel, stage_order
 from metrics.group_values import org_daily_totals
 from metrics.growth import GrowthModel, growth_model
 from metrics.lookup import Scope, catalog_for, metric_value, target_people
@@ -33,6 +36,11 @@ OUTPUTS = (
     "pipeline_created",
     "sales_cycle_days",
 )
+
+DRIVER_OUTPUT = "bookings"
+DRIVER_WEEKS = 12  # whole ISO weeks, ending on the last Sunday of the month
+DRIVER_MIN_SAMPLES = 10  # fewer rep-weeks: say there is not enough data, show no fit
+DRIVER_TOP = 3
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,27 @@ class Performer:
 
 
 @dataclass(frozen=True)
+class DriverLine:
+    metric: str
+    label: str
+    r2: float
+    n: int  # rep-weeks
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """What predicts the output per rep per week over [start, end]: correlation only."""
+
+    output: str
+    output_label: str
+    start: dt.date
+    end: dt.date
+    samples: int
+    lines: tuple[DriverLine, ...]  # best first; empty when there is not enough data
+    warnings: tuple[str, ...]  # the analysis's own (small sample, weak fit)
+
+
+@dataclass(frozen=True)
 class Review:
     month: dt.date
     label: str
@@ -77,6 +106,8 @@ class Review:
     daily_bookings: tuple[float, ...]  # the org's, as the headline: every rollup row
     bookings_target: float | None
     currency: str
+    drivers: Drivers | None = None  # None: the output metric is not in the catalog
+    cohort: Cohort | None = None  # deals created in the month by stage reached; None: none
 
     @property
     def acceleration(self) -> float | None:
@@ -184,7 +215,45 @@ def monthly_review(session: Session, *, config: OrgConfig, month: dt.date) -> Re
         daily_bookings=daily,
         bookings_target=target,
         currency=config.currency.reporting,
+        drivers=review_drivers(session, config=config, last=last),
+        cohort=month_cohort(session, config=config, first=first, last=last),
     )
+
+
+def review_drivers(session: Session, *, config: OrgConfig, last: dt.date) -> Drivers | None:
+    """The driver analysis of `DRIVER_OUTPUT` over the `DRIVER_WEEKS` whole ISO weeks ending
+    on the last Sunday on or before `last`; no lines under `DRIVER_MIN_SAMPLES` rep-weeks."""
+    catalog = catalog_for(config)
+    if DRIVER_OUTPUT not in catalog.metrics:
+        return None
+    end = last - dt.timedelta(days=last.isoweekday() % 7)
+    start = end - dt.timedelta(weeks=DRIVER_WEEKS, days=-1)
+    analysis = driver_analysis(session, config=config, output=DRIVER_OUTPUT, start=start, end=end)
+    enough = analysis.samples >= DRIVER_MIN_SAMPLES
+    lines = tuple(
+        DriverLine(d.metric, catalog.get(d.metric).label, d.r2, d.n)
+        for d in analysis.drivers[:DRIVER_TOP]
+    )
+    return Drivers(
+        output=DRIVER_OUTPUT,
+        output_label=catalog.get(DRIVER_OUTPUT).label,
+        start=start,
+        end=end,
+        samples=analysis.samples,
+        lines=lines if enough else (),
+        warnings=analysis.warnings if enough and lines else (),
+    )
+
+
+def month_cohort(
+    session: Session, *, config: OrgConfig, first: dt.date, last: dt.date
+) -> Cohort | None:
+    """Deals created in the month (mapped owners) through the stages they went through."""
+    stages = stage_order(session, config=config, start=first, end=last)
+    if not stages:
+        return None
+    cohorts = stage_funnel(session, config=config, stages=stages, start=first, end=last)
+    return cohorts[0] if cohorts else None
 
 
 def top_performers(

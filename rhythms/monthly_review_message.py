@@ -19,6 +19,7 @@ from rhythms.blocks import (
     button,
     context,
     divider,
+    escaped,
     fields,
     fmt_number,
     header,
@@ -27,7 +28,14 @@ from rhythms.blocks import (
 )
 from rhythms.game_plan import OPEN_ACTION as GAME_PLAN_OPEN
 from rhythms.models import AlertEvent, AlertState, Reply
-from rhythms.monthly_review import Line, Review, monthly_review, shift_month
+from rhythms.monthly_review import (
+    DRIVER_MIN_SAMPLES,
+    Drivers,
+    Line,
+    Review,
+    monthly_review,
+    shift_month,
+)
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
 
 EXPLAIN_ACTION = "explain_metric"
@@ -69,6 +77,44 @@ def _velocity_section(review: Review) -> str:
     )
 
 
+def _span(start: dt.date, end: dt.date) -> str:
+    return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
+
+
+def drivers_text(d: Drivers) -> str:
+    """The top inputs by R² against the output, per rep-week; or one line saying why not."""
+    weeks = ((d.end - d.start).days + 1) // 7
+    head = (
+        f"*What predicts {d.output_label.lower()}* (per rep per week, {weeks} weeks "
+        f"{_span(d.start, d.end)}; how closely each input tracks it, not what causes it)"
+    )
+    if not d.lines:
+        if d.samples < DRIVER_MIN_SAMPLES:
+            why = (
+                f"only {d.samples} rep-week{'' if d.samples == 1 else 's'} of data "
+                f"(at least {DRIVER_MIN_SAMPLES} needed), so no fit is shown."
+            )
+        else:
+            why = f"no input metric varied across the {d.samples} rep-weeks, so no fit is shown."
+        return f"{head}\nNot enough data to say: {why}"
+    return "\n".join(
+        [head] + [f"• {line.label} — R² {line.r2:.2f} over {line.n} rep-weeks" for line in d.lines]
+    )
+
+
+def stage_text(review: Review) -> str:
+    """The month's cohort by stage reached: "12 created → demo 9 (75%) → proposal 4 (44%)"."""
+    head = f"*Stage conversion* · deals created in {review.label}, by stage reached"
+    cohort = review.cohort
+    if cohort is None:
+        return f"{head}\nNo deal created in {review.label} has a stage history yet."
+    parts = [f"{cohort.steps[0].count:.0f} created"]
+    for step in cohort.steps[1:]:
+        rate = "" if step.conversion is None else f" ({step.conversion:.0%})"
+        parts.append(f"{escaped(step.label)} {step.count:.0f}{rate}")
+    return f"{head} (% of the step before)\n" + " → ".join(parts)
+
+
 def review_message(review: Review) -> dict[str, Any]:
     cur = review.currency
     blocks: list[dict[str, Any]] = [
@@ -86,7 +132,12 @@ def review_message(review: Review) -> dict[str, Any]:
         conv.append(f"• {now.label}: {now.conversion:.0%}{prior}")
     if conv:
         blocks.append(section("*Funnel conversion by step*\n" + "\n".join(conv)))
+    blocks.append(section(stage_text(review)))
     blocks.append(section(_velocity_section(review)))
+    if review.drivers is not None:
+        blocks.append(section(drivers_text(review.drivers)))
+        if review.drivers.warnings:
+            blocks.append(context(*review.drivers.warnings[:3]))
     if review.performers:
         blocks.append(
             section(
