@@ -117,7 +117,7 @@ def button_value(board: PersonScoreboard, rhythm: str | None = None) -> str:
     head = f'{{"p":{int(board.person_id)},"d":"{board.day.isoformat()}"'
     if rhythm is None:
         return head + "}"
-    return f"{head},\"r\":{json.dumps(rhythm, separators=(',', ':'))}}}"
+    return f'{head},"r":{json.dumps(rhythm, separators=(",", ":"))}}}'
 
 
 @functools.lru_cache(maxsize=256)
