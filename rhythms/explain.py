@@ -36,7 +36,12 @@ TOPICS = {
         "working days × meeting→opp rate × win rate × average deal size (trailing 90 days; "
         "the rates used are printed under it); 'reps × quota' is the sum of the active reps' "
         "bookings targets. A 0% win rate (deals closed, none won) projects 0. Month-over-month "
-        "changes of percentages are in points.",
+        "changes of percentages are in points. Stage conversion follows the deals created in "
+        "the month through the stages they reached (each as a % of the step before; stages "
+        "ordered as the deals' stage histories run). 'What predicts bookings' fits bookings "
+        "against each input per rep per week over the last 12 whole weeks (least squares): R² "
+        "says how closely an input tracks bookings, not that it causes them; under 10 "
+        "rep-weeks no fit is shown, and small samples are flagged.",
     ),
 }
 

@@ -17,6 +17,7 @@ from bot.cli.preflight import crm_problem, safe_reason
 from bot.settings import Settings
 from metrics.clock import SystemClock
 from rhythms.config import load_org_config
+from tests.bot.slack_env import sandbox
 from tests.conftest import EXAMPLE_CONFIG
 
 SECRET = "secretpw"
@@ -258,3 +259,20 @@ def test_log_level_comes_from_the_settings_and_v_raises_it_to_debug(
     logging.getLogger().setLevel(logging.CRITICAL)
     assert run_cli([*argv, str(EXAMPLE_CONFIG)], capsys)[0] == 0
     assert logging.getLogger().level == level
+
+
+def test_run_refuses_to_start_when_slack_refuses_the_bot_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run` asks Slack (`auth.test`) before serving: a token Slack refuses stops it with
+    exit 2 and one line naming the error, never the token."""
+    wrong = "xoxb-wrong-canary-token"
+    with sandbox() as sb:
+        monkeypatch.setenv("SLACK_API_URL", sb.api_url)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", wrong)
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "s" * 32)
+        monkeypatch.setenv("DRUMBEAT_SYNC_MINUTES", "0")
+        code, output = run_cli(["run", "--port", "0"], capsys)
+    assert code == 2
+    assert "cannot start: Slack refuses SLACK_BOT_TOKEN (invalid_auth)" in output
+    assert wrong not in output

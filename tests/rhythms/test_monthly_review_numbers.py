@@ -164,3 +164,11 @@ def test_explain_says_whose_local_days() -> None:
     text = TOPICS["monthly_review"][1]
     assert "org's time zone" not in text
     assert "their own local days" in text
+
+
+def test_explain_covers_the_reviews_stage_and_driver_sections() -> None:
+    """The review shows stage conversion and 'What predicts bookings': its 'How is this
+    computed?' says how both are made, and that R² is tracking, not causing."""
+    text = TOPICS["monthly_review"][1]
+    assert "Stage conversion" in text and "What predicts bookings" in text
+    assert "12 whole weeks" in text and "not that it causes" in text
