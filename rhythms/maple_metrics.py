@@ -26,6 +26,7 @@ from metrics.targets import expected_by, group_target, status_for
 from rhythms.blocks import fmt_number, status_dot
 from rhythms.config import OrgConfig
 from rhythms.maple import week_bounds
+from rhythms.permissions import covered_teams
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,7 @@ def managed_teams(config: OrgConfig, person: Person) -> list[str]:
     `manager` they are in the config, else their own team (none for a rep)."""
     if person.role == "rep":
         return []
-    teams = [t.key for t in config.teams if t.manager == person.email]
-    if not teams and person.team_key:
-        teams = [person.team_key]
-    return teams
+    return covered_teams(config, person.email, person.team_key)
 
 
 def scope_label(config: OrgConfig, person: Person) -> str:

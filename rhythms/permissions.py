@@ -97,3 +97,12 @@ def alert_concerns(subject: str, viewer: Person) -> bool:
     if sees_everything(viewer) or subject == f"person:{viewer.id}":
         return True
     return viewer.role == "manager" and subject == f"team:{viewer.team_key}"
+
+
+def covered_teams(config: MetricsConfig, email: str, team_key: str | None) -> list[str]:
+    """The teams a leader's team numbers cover: those whose `manager` they are in the config,
+    else their own team (the team scoreboard's and MAPLE's figures alike)."""
+    teams = [t.key for t in config.teams if t.manager == email]
+    if not teams and team_key:
+        teams = [team_key]
+    return teams

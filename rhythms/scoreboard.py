@@ -18,7 +18,7 @@ from metrics import scoreboards as metric_scoreboards
 from metrics.charts import renderer
 from metrics.config import MetricsConfig
 from metrics.scoreboard import PersonScoreboard
-from rhythms.permissions import sees_teammates
+from rhythms.permissions import covered_teams, sees_teammates
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
 from rhythms.scoreboard_message import graded, pace_share, rep_message, sort_team, team_message
 
@@ -206,10 +206,7 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
         posted: set[str] = set()
         missing: list[str] = []
         for manager in recipients:
-            teams = [t.key for t in ctx.config.teams if t.manager == manager.email]
-            if not teams and manager.team_key:
-                teams = [manager.team_key]
-            for team_key in teams:
+            for team_key in covered_teams(ctx.config, manager.email, manager.team_key):
                 if team_key not in cache:
                     team = ctx.config.team(team_key)
                     boards = source.team_scoreboards(
