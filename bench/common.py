@@ -22,6 +22,7 @@ SCENARIOS: dict[str, str] = {
     "slack_bot": "bench.slack_bot",
     "alerts": "bench.alerts",
     "charts": "bench.charts",
+    "refresh_floor": "bench.refresh_floor",
 }
 
 # Scenarios that can run on PostgreSQL as well (`--engine postgresql`); the rest are SQLite.
