@@ -128,6 +128,12 @@ def settings_problems(exc: ValidationError) -> list[str]:
     return lines
 
 
+def setting_source(field: str) -> str:
+    """Where a setting comes from, for messages about its value (never the value itself):
+    ``env HUBSPOT_TOKEN`` (the environment or `.env`)."""
+    return f"env {' / '.join(_variables(field))}"
+
+
 def _variables(field: str) -> list[str]:
     """The environment variables a field is read from (the name itself for anything else)."""
     info = Settings.model_fields.get(field)

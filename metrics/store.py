@@ -2,7 +2,10 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, so a
 bot, a sync and a CLI lookup can share one file. PostgreSQL is reached through psycopg 3; a
-plain ``postgresql://`` URL is mapped to the psycopg driver.
+plain ``postgresql://`` URL is mapped to the psycopg driver, and a connection attempt gives up
+after `PG_CONNECT_TIMEOUT` seconds unless the URL (``?connect_timeout=N``) or PGCONNECT_TIMEOUT
+says otherwise (psycopg's own default is over two minutes: a host that drops packets would
+hang every command that long).
 
 Callers own transactions: service functions take a `Session` and never commit.
 """
@@ -10,6 +13,7 @@ Callers own transactions: service functions take a `Session` and never commit.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,14 +79,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+PG_CONNECT_TIMEOUT = 10  # seconds; libpq's connect_timeout (psycopg waits at least 2)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL and foreign keys, PostgreSQL gets psycopg 3."""
+    """An engine for `url`; SQLite gets WAL and foreign keys, PostgreSQL gets psycopg 3 and a
+    connect timeout of `PG_CONNECT_TIMEOUT` s unless the URL, `connect_args` or the
+    PGCONNECT_TIMEOUT environment variable set one."""
     url = normalize_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args = dict(kwargs.get("connect_args") or {})
+    chosen = "connect_timeout" in parsed.query or "connect_timeout" in connect_args
+    if not chosen and not os.environ.get("PGCONNECT_TIMEOUT"):
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+    kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -141,7 +156,8 @@ def _split_userinfo(rest: str) -> tuple[str, str, str]:
 
 def database_url_problem(url: str) -> str | None:
     """Why `url` cannot be the store's database, or None when it can: parseable by SQLAlchemy,
-    SQLite or PostgreSQL (psycopg 3), a port from 1 to 65535, no unescaped '@' in the password.
+    SQLite or PostgreSQL (psycopg 3), a port from 1 to 65535, no unescaped '@' in the password,
+    a ``connect_timeout`` (if any) in whole seconds.
     Messages show the URL only through `redacted`."""
     try:
         parsed = make_url(url)
@@ -157,6 +173,9 @@ def database_url_problem(url: str) -> str | None:
         return f"unsupported database {parsed.drivername!r} ({redacted(url)}): use {URL_SHAPES}"
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         return f"the port must be from 1 to 65535 ({redacted(url)})"
+    timeout = parsed.query.get("connect_timeout")
+    if timeout is not None and not (isinstance(timeout, str) and timeout.isdigit()):
+        return f"connect_timeout must be a whole number of seconds ({redacted(url)})"
     return None
 
 

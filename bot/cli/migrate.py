@@ -8,7 +8,14 @@ from typing import Any
 from rich.markup import escape
 
 from bot import db
-from bot.cli.common import console, database_url, err_console
+from bot.cli.common import (
+    cannot_reach,
+    connection_failed,
+    console,
+    database_url,
+    err_console,
+    print_error,
+)
 from metrics.store import redacted
 
 
@@ -34,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             db.upgrade(url, args.revision)
     except Exception as exc:  # a CLI boundary: report, do not trace back
+        if connection_failed(exc):
+            print_error(cannot_reach(url, exc))
+            return 1
         err_console.print(
             f"[red]migration failed on {escape(redacted(url))}:[/] {escape(str(exc))}"
         )

@@ -6,65 +6,62 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.common import cannot_reach
 from bot.cli.sync import connector_from_settings
 from bot.failures import AUTH_ERRORS, is_global
-from bot.settings import Settings
+from bot.settings import Settings, secret_value, setting_source
 from bot.slack_client import make_http_session, make_slack_client
 from metrics.crm.errors import CrmConfigError
-from metrics.store import HIDDEN, make_engine, redacted
+from metrics.store import make_engine
 from rhythms.config import OrgConfig
 
 log = logging.getLogger(__name__)
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_PASSWORD_PAIR = re.compile(r"(?i)(password\s*=\s*)(\'[^\']*\'|\"[^\"]*\"|\S+)")
 
 
 def database_problem(url: str) -> str | None:
     """None when one ``SELECT 1`` on `url` works, else why not: the URL without secrets,
     the error's class and the first line of the driver's message with the password (and
-    any URL or ``password=`` in it) hidden."""
+    any URL or ``password=`` in it) hidden. A host that never answers fails within the
+    connect timeout (`metrics.store.PG_CONNECT_TIMEOUT`, or the URL's ``connect_timeout``)."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        reason = safe_reason(exc, url)
-        return f"cannot reach {redacted(url)}: {type(exc).__name__}" + (
-            f": {reason}" if reason else ""
-        )
+        return cannot_reach(url, exc)
     finally:
         engine.dispose()
     return None
 
 
-def safe_reason(exc: BaseException, url: str) -> str:
-    """The first line of the driver's message, at most 200 characters, with the password of
-    `url`, every URL and every ``password=…`` in it hidden (a driver may quote them)."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    line = lines[0] if lines else ""
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        password = None
-    if password:
-        line = line.replace(str(password), HIDDEN)
-    line = _URL_IN_TEXT.sub(lambda m: redacted(m.group(0)), line)
-    line = _PASSWORD_PAIR.sub(lambda m: m.group(1) + HIDDEN, line)
-    return line[:200]
+SLACK_TOKENS = {"slack_bot_token": "the Slack bot token", "slack_app_token": "the Slack app token"}
+
+
+def slack_token_problem(settings: Settings) -> str | None:
+    """A Slack token no HTTP header can carry (a space, control or non-ASCII character in
+    it: a bad copy), named with its variable, never its value; None when none is."""
+    for field, what in SLACK_TOKENS.items():
+        token = (secret_value(getattr(settings, field)) or "").strip()
+        if not all(" " < ch < "\x7f" for ch in token):
+            return (
+                f"{what} ({setting_source(field)}) contains a space, control or non-ASCII "
+                "character; copy it again"
+            )
+    return None
 
 
 async def slack_auth_problem(settings: Settings) -> str | None:
     """None when Slack's ``auth.test`` accepts the bot token, else one line naming the
-    error and the fix (never the token). Slack unreachable or answering 5xx is not a
-    problem here: it is logged and the sender copes with outages."""
+    error, the variable and the fix (never the token); a malformed token is refused before
+    asking (`slack_token_problem`). Slack unreachable or answering 5xx is not a problem
+    here: it is logged and the sender copes with outages."""
+    if problem := slack_token_problem(settings):
+        return problem
     session = make_http_session(timeout=15)
     try:
         client = make_slack_client(settings, session=session)

@@ -11,7 +11,14 @@ from typing import Any
 
 from rich.markup import escape
 
-from bot.cli.common import console, err_console, load_config_or_exit
+from bot.cli.common import (
+    cannot_reach,
+    connection_failed,
+    console,
+    err_console,
+    load_config_or_exit,
+    print_error,
+)
 from bot.settings import Settings
 from metrics.clock import SystemClock, TravellingClock
 from metrics.store import make_engine, make_session_factory, redacted
@@ -69,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"[red]preview:[/] {escape(str(exc))}")
         return 2
     except Exception as exc:  # a database that is missing, unmigrated or unreachable
+        if connection_failed(exc):
+            print_error(f"preview: {cannot_reach(settings.database_url, exc)}")
+            return 1
         err_console.print(
             f"[red]preview:[/] cannot read {escape(redacted(settings.database_url))}: "
             f"{type(exc).__name__} (run `drumbeat migrate` and `drumbeat sync` first?)"

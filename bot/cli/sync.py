@@ -19,8 +19,16 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import console, database_url, err_console, load_config_or_exit
-from bot.settings import Settings, secret_value
+from bot.cli.common import (
+    cannot_reach,
+    connection_failed,
+    console,
+    database_url,
+    err_console,
+    load_config_or_exit,
+    print_error,
+)
+from bot.settings import Settings, secret_value, setting_source
 from metrics.clock import SystemClock
 from metrics.config import CRM_SOURCES
 from metrics.crm.csv_source import CsvConnector
@@ -55,7 +63,8 @@ def connector_from_settings(
     settings: Settings, cfg: OrgConfig, *, source: str, now: dt.datetime
 ) -> Connector:
     """The connector for `source`, configured from settings; `CrmConfigError` names what is
-    missing (never a secret's value)."""
+    missing or malformed and the variable to fix (never a secret's value), and a credential
+    the CRM refuses is named with its variable too (`credential_sources`)."""
     currency = cfg.currency.reporting
     if source == "demo":
         return DemoConnector(org_from_config(cfg), end=now)
@@ -70,7 +79,10 @@ def connector_from_settings(
         if not token:
             raise CrmConfigError("set HUBSPOT_TOKEN (a private app access token)")
         return HubSpotConnector(
-            token=token, base_url=settings.hubspot_api_url, default_currency=currency
+            token=token,
+            base_url=settings.hubspot_api_url,
+            default_currency=currency,
+            credential_sources={"token": setting_source("hubspot_token")},
         )
     if source == "salesforce":
         needed = {
@@ -90,13 +102,20 @@ def connector_from_settings(
             refresh_token=str(needed["SALESFORCE_REFRESH_TOKEN"]),
             api_version=settings.salesforce_api_version,
             default_currency=currency,
+            credential_sources={
+                name: setting_source(f"salesforce_{name}")
+                for name in ("client_id", "client_secret", "refresh_token")
+            },
         )
     if source == "pipedrive":
         token = secret_value(settings.pipedrive_token)
         if not token:
             raise CrmConfigError("set PIPEDRIVE_TOKEN (an API token)")
         return PipedriveConnector(
-            token=token, base_url=settings.pipedrive_api_url, default_currency=currency
+            token=token,
+            base_url=settings.pipedrive_api_url,
+            default_currency=currency,
+            credential_sources={"token": setting_source("pipedrive_token")},
         )
     raise CrmConfigError(f"unknown CRM source {source!r}: use one of {', '.join(CRM_SOURCES)}")
 
@@ -118,6 +137,9 @@ def handle(args: argparse.Namespace) -> int:
     try:
         result = _sync_with_progress(connector, factory, clock, cfg, full=args.full)
     except SQLAlchemyError as exc:
+        if connection_failed(exc):
+            print_error(cannot_reach(settings.database_url, exc))
+            return 1
         err_console.print(
             f"[red]database error on {escape(redacted(settings.database_url))}[/]: "
             f"{type(exc).__name__}. "

@@ -4,7 +4,9 @@
 (honouring `Retry-After`, seconds, fractions allowed), on 5xx, timeouts and connection
 errors with capped exponential backoff. After `max_attempts` it raises `CrmApiError` with
 the method, path and status only: URLs' query strings, headers and tokens never reach a
-message. `sleep` and `monotonic` are injectable so tests never really wait.
+message; a refused credential (401/403) adds which one to check and, when the caller said
+(`credential_label`), where its value came from. `sleep` and `monotonic` are injectable so
+tests never really wait.
 """
 
 from __future__ import annotations
@@ -118,12 +120,14 @@ class ApiClient:
         *,
         budgets: tuple[RateBudget, ...] = (),
         on_unauthorized: Callable[[], bool] | None = None,
+        refused: tuple[int, ...] = (401, 403),
         **kwargs: Any,
     ) -> httpx.Response:
         """Send with retries; return the 2xx response or raise `CrmApiError`.
 
         `on_unauthorized` is called once on a 401; if it returns True (e.g. a refreshed
-        token) the request is retried.
+        token) the request is retried. A status in `refused` means the credential was refused:
+        the error says to check `credential` (an OAuth token endpoint refuses with 400).
         """
         path = httpx.URL(url).path or url.split("?")[0]
         where = f"{self.name} {method} {path}"
@@ -163,8 +167,8 @@ class ApiClient:
                 self._give_up_or_wait(attempt, where, f"HTTP {status}", _retry_after(response))
                 continue
             hint = ""
-            if status in (401, 403) and self.credential:
-                hint = f" (check {self.credential})"
+            if status in refused and self.credential:
+                hint = f"; check {self.credential}"
             raise CrmApiError(f"{where}: HTTP {status}: {_brief(response)}{hint}", status=status)
 
     def json(self, response: httpx.Response) -> dict[str, Any]:
@@ -223,6 +227,13 @@ class CursorGuard:
         if key in self._seen:
             raise CrmApiError(f"{self.where}: the next-page cursor repeated; paging would not end")
         self._seen.add(key)
+
+
+def credential_label(what: str, source: str | None) -> str:
+    """`what`, with where its value came from when the caller knows (never the value):
+    ``the HubSpot token (env HUBSPOT_TOKEN)``. Connectors take these sources from their
+    caller (`credential_sources`), which knows the settings; this package does not."""
+    return f"{what} ({source})" if source else what
 
 
 def clean_token(value: str, what: str) -> str:

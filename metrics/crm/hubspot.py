@@ -4,10 +4,11 @@
   inactive).
 - deals, calls, emails, meetings, tasks: ``POST /crm/v3/objects/{type}/search`` sorted by
   ``hs_lastmodifieddate`` (one sort: HubSpot's limit), each page a new search
-  ``modified >= T`` from the newest time seen (`_search_pages`), so a record edited mid-run
-  moves later instead of shifting an offset past another one. The first search of a run
-  starts at the cursor minus the lookback; rows re-read are skipped by the engine as
-  unchanged.
+  ``modified >= T`` from the newest time seen, so a record edited mid-run moves later
+  instead of shifting an offset past another one; more rows at one time than a page holds
+  (a tie block) are read by ``hs_object_id`` at that time, past the 10,000-result cap
+  (`hubspot_search`, which explains why). The first search of a run starts at the cursor
+  minus the lookback; rows re-read are skipped by the engine as unchanged.
 - deal stage history: ``POST /crm/v3/objects/deals/batch/read`` with
   ``propertiesWithHistory=dealstage`` for each page.
 - archived deals/engagements (search never returns them): ``GET /crm/v3/objects/{type}?
@@ -25,13 +26,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from metrics.crm import parse
-from metrics.crm.errors import CrmApiError
 from metrics.crm.http import (
     ApiClient,
     CursorGuard,
     RateBudget,
     RetryPolicy,
     clean_token,
+    credential_label,
     json_list,
 )
 from metrics.crm.hubspot_records import (
@@ -42,6 +43,7 @@ from metrics.crm.hubspot_records import (
     str_or_none,
     with_history,
 )
+from metrics.crm.hubspot_search import next_after, search_pages
 from metrics.crm.records import (
     ActivityRecord,
     Cursor,
@@ -104,17 +106,21 @@ class HubSpotConnector:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        credential_sources: dict[str, str] | None = None,  # {"token": "env HUBSPOT_TOKEN"}
     ) -> None:
         self.page_size = min(page_size, 200)
         self.search_cap = search_cap
         self.default_currency = default_currency
         self.lookback = lookback
+        source = (credential_sources or {}).get("token")
+        token = clean_token(token, credential_label("the HubSpot token", source))
+        check = credential_label("the HubSpot private app token", source) + " and its scopes"
         self.api = ApiClient(
             name="hubspot",
             base_url=base_url,
-            headers={"Authorization": f"Bearer {clean_token(token, 'the HubSpot token')}"},
+            headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
-            credential="the HubSpot private app token and its scopes",
+            credential=check,
             retry=retry,
             sleep=sleep,
         )
@@ -151,7 +157,7 @@ class HubSpotConnector:
                     ):
                         latest = Cursor(record.modified_at, record.external_id)
                 yield Page(records, latest, problems)
-                after = _next_after(body)
+                after = next_after(body)
                 if not after:
                     break
                 guard.check(after)
@@ -261,61 +267,19 @@ class HubSpotConnector:
     # ---------------------------------------------------------------- search windows
     def _search_pages(
         self, object_type: str, props: tuple[str, ...] | list[str], position: dict[str, Any]
-    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
-        """Each page a new search from the newest modified time seen, sorted by it (HubSpot
-        takes one sort): `after` is an offset, so paging by it skips a row whenever one is
-        edited mid-run (the edit moves it to the end); restarting from the last time seen
-        means an edit can only move a row later, never past the reader. Rows at that time
-        are read again (the engine skips them as unchanged). Only a page that ends where it
-        began (more rows share one time than a page holds) pages on by offset, up to the
-        10,000-result cap; an empty page that still offers a next one is followed."""
+    ) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+        """Search pages from `position`: time windows, tie blocks by id (`hubspot_search`)."""
         path = f"/crm/v3/objects/{object_type}/search"
-        since_ms: int | None = position.get("ms")
-        if since_ms is not None:
-            since_ms -= int(self.lookback.total_seconds() * 1000)
-        pos = dict(position)
-        after = 0
-        guard = CursorGuard(f"hubspot POST {path}")
-        while True:
-            body: dict[str, Any] = {
-                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": list(props),
-                "limit": self.page_size,
-                "after": str(after),
-            }
-            if since_ms is not None:
-                body["filterGroups"] = [
-                    {
-                        "filters": [
-                            {
-                                "propertyName": "hs_lastmodifieddate",
-                                "operator": "GTE",
-                                "value": str(since_ms),
-                            }
-                        ]
-                    }
-                ]
-            data = self._post(path, body, search=True)
-            results = json_list(data, "results", f"hubspot POST {path}")
-            newest = since_ms
-            for raw in results:
-                ms = _modified_ms(raw) if isinstance(raw, dict) else None
-                if ms is None:
-                    continue
-                newest = ms if newest is None else max(newest, ms)
-                if ms >= pos.get("ms", -1):
-                    pos = {"ms": ms, "id": str(raw.get("id"))}
-            yield results, dict(pos)
-            nxt = _next_after(data)
-            if not nxt:
-                return
-            guard.check((since_ms, nxt))
-            if results and newest != since_ms:
-                since_ms, after = newest, 0  # a new search from the newest time seen
-                continue
-            after = int(nxt)  # an empty page, or one time fills pages: page on by offset
-            if after + self.page_size > self.search_cap:
-                raise_cap(object_type, self.search_cap)
+        return search_pages(
+            lambda body: self._post(path, body, search=True),
+            path=path,
+            object_type=object_type,
+            props=props,
+            position=position,
+            page_size=self.page_size,
+            search_cap=self.search_cap,
+            lookback_ms=int(self.lookback.total_seconds() * 1000),
+        )
 
     def _archived(
         self,
@@ -350,7 +314,7 @@ class HubSpotConnector:
                         newest = max(newest, ms)
                 except (parse.BadValue, KeyError, TypeError) as exc:
                     problems.append(problem(object_type, raw, exc, f"GET {object_type}?archived"))
-            after = _next_after(body)
+            after = next_after(body)
             if after:
                 guard.check(after)
             else:
@@ -370,13 +334,6 @@ class HubSpotConnector:
         return self.api.json(response)
 
 
-def raise_cap(object_type: str, cap: int) -> None:
-    raise CrmApiError(
-        f"hubspot {object_type}: more than {cap} records share one hs_lastmodifieddate; "
-        "the search endpoint cannot page past them"
-    )
-
-
 def _position(value: Any, cursor: Cursor | None) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
@@ -389,18 +346,3 @@ def _cursor(pos: dict[str, Any], state: dict[str, Any]) -> Cursor:
     ms = pos.get("ms")
     at = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC) if ms is not None else None
     return Cursor(at, pos.get("id"), dict(state))
-
-
-def _modified_ms(raw: dict[str, Any]) -> int | None:
-    p = raw.get("properties") or {}
-    try:
-        at = parse.instant(p.get("hs_lastmodifieddate") or raw.get("updatedAt"), "modified")
-    except parse.BadValue:
-        return None
-    return int(at.timestamp() * 1000) if at else None
-
-
-def _next_after(body: dict[str, Any]) -> str | None:
-    nxt = (body.get("paging") or {}).get("next") or {}
-    after = nxt.get("after")
-    return str(after) if after not in (None, "") else None

@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from metrics.crm import parse
-from metrics.crm.http import ApiClient, CursorGuard, RateBudget, RetryPolicy, clean_token, json_list
+from metrics.crm.http import (
+    ApiClient,
+    CursorGuard,
+    RateBudget,
+    RetryPolicy,
+    clean_token,
+    credential_label,
+    json_list,
+)
 from metrics.crm.records import ActivityRecord, Cursor, DealRecord, OwnerRecord, Page, RecordProblem
 
 log = logging.getLogger(__name__)
@@ -44,15 +52,17 @@ class PipedriveConnector:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        credential_sources: dict[str, str] | None = None,  # {"token": "env PIPEDRIVE_TOKEN"}
     ) -> None:
         self.page_size = min(page_size, 500)
         self.default_currency = default_currency
+        label = credential_label("the Pipedrive API token", (credential_sources or {}).get("token"))
         self.api = ApiClient(
             name="pipedrive",
             base_url=base_url,
-            headers={"x-api-token": clean_token(token, "the Pipedrive API token")},
+            headers={"x-api-token": clean_token(token, label)},
             timeout=timeout,
-            credential="the Pipedrive API token",
+            credential=label,
             retry=retry,
             sleep=sleep,
         )

@@ -22,7 +22,14 @@ from typing import Any
 
 from metrics.crm import parse
 from metrics.crm.errors import CrmApiError
-from metrics.crm.http import ApiClient, CursorGuard, RetryPolicy, clean_token, json_list
+from metrics.crm.http import (
+    ApiClient,
+    CursorGuard,
+    RetryPolicy,
+    clean_token,
+    credential_label,
+    json_list,
+)
 from metrics.crm.records import (
     ActivityRecord,
     Cursor,
@@ -68,14 +75,20 @@ class SalesforceConnector:
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        credential_sources: dict[str, str] | None = None,  # {"client_id": "env ...", ...}
     ) -> None:
         self.version = api_version if api_version.startswith("v") else f"v{api_version}"
         self.token_url = token_url
+        sources = credential_sources or {}
+        labels = {
+            name: credential_label(f"the Salesforce {name.replace('_', ' ')}", sources.get(name))
+            for name in ("refresh_token", "client_id", "client_secret")
+        }
         self._credentials = {
             "grant_type": "refresh_token",
-            "client_id": clean_token(client_id, "the Salesforce client id"),
-            "client_secret": clean_token(client_secret, "the Salesforce client secret"),
-            "refresh_token": clean_token(refresh_token, "the Salesforce refresh token"),
+            "client_id": clean_token(client_id, labels["client_id"]),
+            "client_secret": clean_token(client_secret, labels["client_secret"]),
+            "refresh_token": clean_token(refresh_token, labels["refresh_token"]),
         }
         self.batch_size = batch_size
         self.multi_currency = multi_currency
@@ -87,7 +100,7 @@ class SalesforceConnector:
             timeout=timeout,
             retry=retry,
             sleep=sleep,
-            credential="the Salesforce refresh token, client id/secret and user permissions",
+            credential=", ".join(labels.values()) + " and the user's permissions",
         )
         self._token = access_token.strip() if access_token else None
 
@@ -99,7 +112,10 @@ class SalesforceConnector:
 
     # ---------------------------------------------------------------- auth + query
     def _refresh(self) -> bool:
-        response = self.api.request("POST", self.token_url, data=self._credentials)
+        # the token endpoint refuses a bad refresh token or client with 400 (invalid_grant)
+        response = self.api.request(
+            "POST", self.token_url, data=self._credentials, refused=(400, 401, 403)
+        )
         token = self.api.json(response).get("access_token")
         if not token:
             raise CrmApiError("salesforce token refresh returned no access_token")

@@ -1,11 +1,15 @@
 """CLI start-up: a bad setting stops every command with one line per problem (exit 2), the
-database URL is never shown with a secret, and `run` checks the CRM settings and the database
-before it serves."""
+database URL is never shown with a secret, a database host that never answers fails every
+command within the connect timeout, and `run` checks the CRM settings, the database and the
+Slack token before it serves."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from bot.cli import main
 from bot.cli import run as run_command
-from bot.cli.preflight import crm_problem, safe_reason
+from bot.cli.common import safe_reason
+from bot.cli.preflight import crm_problem, slack_auth_problem
 from bot.settings import Settings
 from metrics.clock import SystemClock
 from rhythms.config import load_org_config
-from tests.bot.slack_env import sandbox
+from tests.bot.slack_env import TOKEN, sandbox
 from tests.conftest import EXAMPLE_CONFIG
 
 SECRET = "secretpw"
@@ -221,11 +226,11 @@ def test_database_problem_reason_hides_a_password_the_driver_quotes() -> None:
 @pytest.mark.parametrize(
     ("argv", "shown"),
     [
-        (["sync"], "database error on postgresql://u@127.0.0.1:1/db?password=***"),
-        (["migrate"], "migration failed on postgresql://u@127.0.0.1:1/db?password=***"),
+        (["sync"], "cannot reach postgresql://u@127.0.0.1:1/db?password=***"),
+        (["migrate"], "cannot reach postgresql://u@127.0.0.1:1/db?password=***"),
         (
             ["check-config", "--crm", str(EXAMPLE_CONFIG)],
-            "cannot read postgresql://u@127.0.0.1:1/db?password=***",
+            "cannot reach postgresql://u@127.0.0.1:1/db?password=***",
         ),
     ],
 )
@@ -237,6 +242,50 @@ def test_database_errors_hide_the_query_password(
     code, output = run_cli(argv, capsys)
     assert code == 1
     assert shown in output and SECRET not in output
+
+
+@pytest.fixture
+def silent_database() -> Iterator[str]:
+    """A PostgreSQL URL (password in the query) whose host takes the TCP connection and
+    never answers the startup packet, as behind a firewall that swallows it: only the
+    connect timeout (2 s, the least psycopg waits) ends an attempt."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)  # the kernel completes the handshakes; nothing ever replies
+        port = server.getsockname()[1]
+        yield f"postgresql://u@127.0.0.1:{port}/db?password={SECRET}&connect_timeout=2"
+
+
+DATABASE_COMMANDS = [
+    ["run"],
+    ["migrate"],
+    ["sync"],
+    ["rollups", "rebuild"],
+    ["check-config", "--crm"],
+    ["preview", "daily_scoreboard"],
+    ["metric", "calls", "--org"],
+    ["export", "maple", "--week", "2026-W47"],
+    ["alerts", "log"],
+    ["deliveries", "retry"],
+]
+
+
+@pytest.mark.parametrize("argv", DATABASE_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_a_database_host_that_never_answers_fails_every_command_naming_it(
+    argv: list[str],
+    silent_database: str,
+    served: list[Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", silent_database)
+    code, output = run_cli(argv, capsys)
+    assert code == 1
+    shown = silent_database.replace(SECRET, "***")
+    assert f"cannot reach {shown}: OperationalError: connection timeout expired\n" in output
+    assert SECRET not in output and "Traceback" not in output
+    assert served == []
 
 
 @pytest.mark.parametrize(
@@ -276,3 +325,27 @@ def test_run_refuses_to_start_when_slack_refuses_the_bot_token(
     assert code == 2
     assert "cannot start: Slack refuses SLACK_BOT_TOKEN (invalid_auth)" in output
     assert wrong not in output
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-canary\n-rest"}, "the Slack bot token (env SLACK_BOT_TOKEN)"),
+        (
+            {"SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": "xapp-canary\u00a0rest"},
+            "the Slack app token (env SLACK_APP_TOKEN)",
+        ),
+    ],
+)
+def test_run_names_the_variable_of_a_malformed_slack_token(
+    env: dict[str, str], named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token no HTTP header can carry (a bad copy) is refused before `auth.test`, which
+    could not even be sent (the bot would start and fail every send)."""
+    with sandbox() as sb:
+        monkeypatch.setenv("SLACK_API_URL", sb.api_url)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        problem = asyncio.run(slack_auth_problem(Settings()))
+    assert problem == f"{named} contains a space, control or non-ASCII character; copy it again"
+    assert "canary" not in problem

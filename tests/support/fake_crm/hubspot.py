@@ -1,5 +1,9 @@
 """A fake HubSpot CRM v3: owners, objects search with the 10,000-result cap, batch read
-with property history, archived listing, Bearer auth and the documented error shapes."""
+with property history, archived listing, Bearer auth and the documented error shapes.
+
+Search as HubSpot documents it (../shared/refs/hubspot/): filters of one group ANDed, groups
+ORed; one sort (by ``hs_lastmodifieddate``, ties by id, or by ``hs_object_id``, numeric);
+``after`` an offset, answered 400 from the cap on."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ class FakeHubSpot(FakeServer):
         # live records of each kind in search order (`_ordered`), by the kind's version: a
         # change bumps it (tests change records from their own thread while pages are served)
         self._version: dict[str, int] = {}
-        self._order: dict[str, tuple[int, list[int], list[dict[str, Any]]]] = {}
+        self._order: dict[str, tuple[int, list[int], list[int], list[dict[str, Any]]]] = {}
         self.route("GET", r"/crm/v3/owners/?", self._owners)
         self.route("POST", r"/crm/v3/objects/(?P<kind>\w+)/search", self._search)
         self.route("POST", r"/crm/v3/objects/deals/batch/read", self._batch_read)
@@ -225,7 +229,7 @@ class FakeHubSpot(FakeServer):
                     "message": f"Cannot page beyond {self.search_cap} results",
                 },
             )
-        rows = self._found(kind, body.get("filterGroups") or [])
+        rows = self._sorted(self._found(kind, body.get("filterGroups") or []), body)
         page = rows[after : after + limit]
         out: dict[str, Any] = {
             "total": len(rows),
@@ -240,28 +244,38 @@ class FakeHubSpot(FakeServer):
         """The live records matching the filter groups (AND within a group, groups OR, as
         HubSpot's search does), sorted by modified time then id. One group of bounds on
         the modified time (what the connector sends) is two bisections of the ordered
-        records: a page costs its own rows, not a pass over every record."""
-        times, ordered = self._ordered(kind)
+        records, and bounds on the id within one modified time two more (ids are ordered
+        there): a page costs its own rows, not a pass over every record."""
+        times, ids, ordered = self._ordered(kind)
         if not groups:
             return ordered
         filters = groups[0].get("filters", [])
-        if len(groups) > 1 or any(f["propertyName"] != "hs_lastmodifieddate" for f in filters):
+        by_time = [f for f in filters if f["propertyName"] == "hs_lastmodifieddate"]
+        by_id = [f for f in filters if f["propertyName"] == "hs_object_id"]
+        if len(groups) > 1 or len(by_time) + len(by_id) < len(filters):
             return [r for r in ordered if any(_matches(r, g.get("filters", [])) for g in groups)]
-        lo, hi = 0, len(ordered)
-        for f in filters:
-            want, op = int(f["value"]), f["operator"]
-            if op in ("GTE", "EQ"):
-                lo = max(lo, bisect_left(times, want))
-            if op == "GT":
-                lo = max(lo, bisect_right(times, want))
-            if op in ("LT", "EQ"):
-                hi = min(hi, bisect_left(times, want) if op == "LT" else bisect_right(times, want))
-            if op not in ("GTE", "GT", "EQ", "LT"):
-                raise ValueError(f"the fake cannot filter with {op}")
+        lo, hi = _bounds(times, by_time, 0, len(ordered))
+        if by_id and lo < hi and times[lo] != times[hi - 1]:  # ids are ordered per time only
+            return [r for r in ordered[lo:hi] if _matches(r, by_id)]
+        lo, hi = _bounds(ids, by_id, lo, hi)
         return ordered[lo:hi]
 
-    def _ordered(self, kind: str) -> tuple[list[int], list[dict[str, Any]]]:
-        """(modified ms, record) of the live records, sorted by (modified, id)."""
+    def _sorted(self, rows: list[dict[str, Any]], body: dict[str, Any]) -> list[dict[str, Any]]:
+        """`rows` (in modified, id order) in the order of the search's one sort."""
+        sorts = body.get("sorts") or [{"propertyName": "hs_lastmodifieddate"}]
+        prop, direction = sorts[0]["propertyName"], sorts[0].get("direction", "ASCENDING")
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise ValueError(f"the fake cannot sort {direction}")
+        if prop == "hs_object_id":
+            one_time = not rows or rows[0]["_mod_ms"] == rows[-1]["_mod_ms"]
+            if not one_time:  # within one modified time the rows are in id order already
+                rows = sorted(rows, key=lambda r: int(r["id"]))
+        elif prop != "hs_lastmodifieddate":
+            raise ValueError(f"the fake cannot sort by {prop}")
+        return rows[::-1] if direction == "DESCENDING" else rows
+
+    def _ordered(self, kind: str) -> tuple[list[int], list[int], list[dict[str, Any]]]:
+        """(modified ms, id, record) of the live records, sorted by (modified, id)."""
         version = self._version.get(kind, 0)
         cached = self._order.get(kind)
         if cached is None or cached[0] != version:
@@ -269,8 +283,9 @@ class FakeHubSpot(FakeServer):
                 (r for r in list(self.objects[kind].values()) if not r["archived"]),
                 key=lambda r: (r["_mod"], int(r["id"])),
             )
-            cached = self._order[kind] = (version, [r["_mod_ms"] for r in rows], rows)
-        return cached[1], cached[2]
+            times, ids = [r["_mod_ms"] for r in rows], [int(r["id"]) for r in rows]
+            cached = self._order[kind] = (version, times, ids, rows)
+        return cached[1], cached[2], cached[3]
 
     def _batch_read(self, request: Request) -> Response:
         results = []
@@ -289,6 +304,25 @@ class FakeHubSpot(FakeServer):
                 }
             )
         return 200, {}, {"status": "COMPLETE", "results": results}
+
+
+def _bounds(keys: list[int], filters: list[dict[str, Any]], lo: int, hi: int) -> tuple[int, int]:
+    """[lo, hi) of ascending `keys` narrowed to the filters' bounds."""
+    for f in filters:
+        want, op = int(f["value"]), f["operator"]
+        if op not in ("GTE", "GT", "EQ", "LT"):
+            raise ValueError(f"the fake cannot filter with {op}")
+        if lo >= hi:
+            break
+        if op in ("GTE", "EQ"):
+            lo = bisect_left(keys, want, lo, hi)
+        if op == "GT":
+            lo = bisect_right(keys, want, lo, hi)
+        if op == "LT":
+            hi = bisect_left(keys, want, lo, hi)
+        if op == "EQ":
+            hi = bisect_right(keys, want, lo, hi)
+    return lo, max(lo, hi)
 
 
 def _matches(row: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
