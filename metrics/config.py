@@ -1,4 +1,5 @@
-"""Org-config models for the numbers: org, calendar, currency, teams, people, metrics, targets.
+"""Org-config models for the numbers: org, calendar, currency, pipeline stages, teams, people,
+metrics, targets.
 
 These are the parts of `drumbeat.toml` that `metrics/` needs. The rhythm and alert sections
 live in `rhythms.config`, which composes this into the whole file's model.
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -35,6 +37,8 @@ CrmSource = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
 CRM_SOURCES: tuple[str, ...] = get_args(CrmSource)  # the connectors (metrics.crm)
 # Targets, amounts and thresholds above this are typos (1e300 overflows the scoreboards).
 NUMBER_MAX = 1e12
+# Stored stage names are cut to this length (`deal_stage_history.stage`): longer never match.
+STAGE_MAX = 64
 # Status bands are shares of pace: green at 10x pace is a typo for 1.0 (or a percent).
 BAND_MAX = 10.0
 
@@ -178,6 +182,67 @@ class CurrencyConfig(Strict):
         return value
 
 
+def _stage_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a stage name in quotes, not {value!r}")
+    return value
+
+
+def _check_stage(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty stage name")
+    if len(value) > STAGE_MAX:
+        raise ValueError(
+            f"longer than {STAGE_MAX} characters: stage names are stored cut to "
+            f"{STAGE_MAX}, so it would match no deal"
+        )
+    return value
+
+
+StageName = Annotated[str, BeforeValidator(_stage_text), AfterValidator(_check_stage)]
+
+
+class PipelineConfig(Strict):
+    """The open deal stages in funnel order, as the stored stage histories name them
+    (`deal_stage_history.stage`); `metrics.funnel.funnel_stages` reads them."""
+
+    stages: tuple[StageName, ...] | None = Field(
+        None,
+        description="Open deal stages in funnel order for the stage conversion, e.g. "
+        "['Qualified', 'Demo', 'Proposal']; unset: inferred from stage histories",
+    )
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _a_list(cls, value: object) -> object:
+        if value is not None and not isinstance(value, list | tuple):
+            raise ValueError(
+                'must be a list of stage names in funnel order, e.g. ["Qualified", "Demo"]'
+            )
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _listed_once(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                "list at least one stage, or leave stages out to infer the order from the deals"
+            )
+        places: dict[str, list[int]] = {}
+        for i, stage in enumerate(value):
+            places.setdefault(stage, []).append(i)
+        twice = [
+            f"{stage!r} ({', '.join(f'stages[{i}]' for i in at)})"
+            for stage, at in places.items()
+            if len(at) > 1
+        ]
+        if twice:
+            raise ValueError(f"listed more than once: {'; '.join(twice)}")
+        return value
+
+
 class OrgSettings(Strict):
     name: str = Field(min_length=1)
     timezone: TimeZoneName = "UTC"
@@ -297,6 +362,7 @@ class MetricsConfig(Strict):
     org: OrgSettings
     calendar: CalendarConfig = CalendarConfig()
     currency: CurrencyConfig = CurrencyConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     teams: tuple[TeamConfig, ...] = ()
     people: tuple[PersonConfig, ...] = ()
     metrics: tuple[MetricConfig, ...] = ()

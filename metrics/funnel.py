@@ -9,15 +9,20 @@ Stage funnel (from `deal_stage_history`): deals created in each cohort (calendar
 `created_at` in the org zone) and how many reached each stage of an ordered list — a deal
 reached a stage if it entered it or any later one; a won deal reached them all. Deals of CRM
 owners mapped to no one are left out at every scope, as the rollups leave them out.
-`stage_order` gives the open stages such deals went through, in the order they enter them.
+`funnel_stages` gives that list: `[pipeline] stages` from the org config when set, else
+`stage_order`'s inference (the open stages such deals went through, in the order they enter
+them). `stages_entered` lists every stage stored deals entered, so `check-config --crm` can
+show which of them the configured list leaves out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVarTuple
+from typing import Literal, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
@@ -115,6 +120,72 @@ def stage_order(
 
 
 @dataclass(frozen=True)
+class StageOrder:
+    stages: tuple[str, ...]
+    source: Literal["config", "inferred"]  # `[pipeline] stages`, or `stage_order`
+
+
+def funnel_stages(
+    session: Session, *, config: MetricsConfig, start: dt.date, end: dt.date
+) -> StageOrder:
+    """The ordered stages to follow the deals created in [start, end] through: exactly
+    `[pipeline] stages` when the config sets them (stages no deal reached included), else
+    the order `stage_order` infers from the deals' histories."""
+    if config.pipeline.stages:
+        return StageOrder(config.pipeline.stages, "config")
+    inferred = stage_order(session, config=config, start=start, end=end)
+    return StageOrder(tuple(inferred), "inferred")
+
+
+@dataclass(frozen=True)
+class StageUsage:
+    """A stage stored deals (not deleted) entered: how many, when last, how they ended."""
+
+    stage: str
+    deals: int
+    last_entered: dt.datetime
+    # "won"/"lost": every deal that entered it ended in it, closed, and all won / all lost
+    # (HubSpot's closedwon, Salesforce's Closed Lost...); None: deals went on or are open
+    ends_as: Literal["won", "lost"] | None
+
+
+def stages_entered(session: Session) -> list[StageUsage]:
+    """Every stage in the stored deals' histories (any owner), most deals first."""
+    query = (
+        select(
+            DealStageChange.deal_id,
+            DealStageChange.stage,
+            DealStageChange.entered_at,
+            Deal.is_closed,
+            Deal.is_won,
+        )
+        .join(Deal, Deal.id == DealStageChange.deal_id)
+        .where(Deal.deleted.is_(False))
+        .order_by(DealStageChange.deal_id, DealStageChange.entered_at, DealStageChange.id)
+        .execution_options(yield_per=5000)
+    )
+    deals: dict[str, int] = defaultdict(int)
+    last: dict[str, dt.datetime] = {}
+    ends: dict[str, set[str]] = defaultdict(set)  # "won", "lost" (closed in it) or "on"
+    for _, group in itertools.groupby(session.execute(query), key=lambda row: row.deal_id):
+        history = list(group)
+        final = history[-1]
+        for stage in {row.stage for row in history}:
+            deals[stage] += 1
+            closed_here = stage == final.stage and final.is_closed
+            ends[stage].add(("won" if final.is_won else "lost") if closed_here else "on")
+        for row in history:
+            last[row.stage] = max(last.get(row.stage, row.entered_at), row.entered_at)
+    usage = []
+    for stage, count in deals.items():
+        ends_as: Literal["won", "lost"] | None = None
+        if ends[stage] == {"won"} or ends[stage] == {"lost"}:
+            ends_as = "won" if ends[stage] == {"won"} else "lost"
+        usage.append(StageUsage(stage, count, last[stage], ends_as))
+    return sorted(usage, key=lambda u: (-u.deals, u.stage))
+
+
+@dataclass(frozen=True)
 class Cohort:
     month: dt.date  # first day of the creation month
     steps: tuple[FunnelStep, ...]  # "created" first, then each stage
@@ -124,7 +195,7 @@ def stage_funnel(
     session: Session,
     *,
     config: MetricsConfig,
-    stages: list[str],
+    stages: Sequence[str],
     start: dt.date,
     end: dt.date,
     scope: Scope | None = None,

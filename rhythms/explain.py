@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.lookup import catalog_for
-from rhythms.blocks import chunk_lines, context, header, section
+from rhythms.blocks import chunk_lines, context, escaped, header, section
 from rhythms.config import OrgConfig
 
 TOPICS = {
@@ -37,13 +37,33 @@ TOPICS = {
         "the rates used are printed under it); 'reps × quota' is the sum of the active reps' "
         "bookings targets. A 0% win rate (deals closed, none won) projects 0. Month-over-month "
         "changes of percentages are in points. Stage conversion follows the deals created in "
-        "the month through the stages they reached (each as a % of the step before; stages "
-        "ordered as the deals' stage histories run). 'What predicts bookings' fits bookings "
+        "the month through the stages they reached (each as a % of the step before; a deal "
+        "reached a stage if it entered it or a later one, a won deal reached them all), in the "
+        "stage order given below. 'What predicts bookings' fits bookings "
         "against each input per rep per week over the last 12 whole weeks (least squares): R² "
         "says how closely an input tracks bookings, not that it causes them; under 10 "
         "rep-weeks no fit is shown, and small samples are flagged.",
     ),
 }
+
+
+def stage_order_text(config: OrgConfig) -> str:
+    """Where the review's stage order comes from: `[pipeline] stages`, or inferred."""
+    stages = config.pipeline.stages
+    if stages:
+        order = " → ".join(escaped(stage) for stage in stages)
+        return (
+            f"*Stage order* from `[pipeline] stages` in the org config: {order}. Listed stages "
+            "no deal reached show 0; a deal in a stage not listed counts up to the listed "
+            "stages it passed."
+        )
+    return (
+        "*Stage order* inferred from the deals' stage histories (no `[pipeline] stages` in "
+        "the org config): open stages by their average position in each deal's history; a "
+        "stage every deal that entered it ended in, closed, is taken as a won/lost stage and "
+        "left out. A CRM that keeps won and lost deals in their last open stage (Pipedrive) "
+        "can drop or misorder that stage: list the stages under `[pipeline] stages`."
+    )
 
 
 def explain_blocks(config: OrgConfig, topic: str) -> tuple[str, list[dict[str, Any]]]:
@@ -55,6 +75,8 @@ def explain_blocks(config: OrgConfig, topic: str) -> tuple[str, list[dict[str, A
     blocks = [header(f"How is this computed? · {title}")]
     if text:
         blocks.append(section(text))
+    if topic == "monthly_review":
+        blocks.append(section(stage_order_text(config)))
     blocks += [section(chunk) for chunk in chunk_lines(lines)][:45]
     blocks.append(
         context(

@@ -6,7 +6,8 @@ conversion vs the prior three months, velocity and its acceleration month over m
 top performers by name, daily bookings for the trend chart, the growth model (next
 month's projected bookings from volumes × conversion rates, and the inputs needed), what
 predicts bookings (the driver analysis over the trailing 12 whole weeks, per rep per week)
-and the stage conversion of the deals created in the month.
+and the stage conversion of the deals created in the month (through `[pipeline] stages` when
+the config lists them, else through the order inferred from the deals' stage histories).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
 from metrics.drivers import driver_analysis
-from metrics.funnel import Cohort, FunnelStep, activity_funnel, stage_funnel, stage_order
+from metrics.funnel import Cohort, FunnelStep, activity_funnel, funnel_stages, stage_funnel
 from metrics.group_values import org_daily_totals
 from metrics.growth import GrowthModel, growth_model
 from metrics.lookup import Scope, catalog_for, metric_value, target_people
@@ -248,8 +249,9 @@ def review_drivers(session: Session, *, config: OrgConfig, last: dt.date) -> Dri
 def month_cohort(
     session: Session, *, config: OrgConfig, first: dt.date, last: dt.date
 ) -> Cohort | None:
-    """Deals created in the month (mapped owners) through the stages they went through."""
-    stages = stage_order(session, config=config, start=first, end=last)
+    """Deals created in the month (mapped owners) through the stages they went through:
+    `[pipeline] stages` when the config lists them, else the order their histories run."""
+    stages = funnel_stages(session, config=config, start=first, end=last).stages
     if not stages:
         return None
     cohorts = stage_funnel(session, config=config, stages=stages, start=first, end=last)

@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--crm",
         action="store_true",
-        help="also list CRM owners in the database that map to no person",
+        help="also list CRM owners in the database that map to no person, and compare "
+        "[pipeline] stages with the stages the stored deals entered",
     )
     parser.set_defaults(handler=run)
 
@@ -51,7 +52,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     if args.crm:
         from bot.cli.crm_check import report_unmatched_owners
+        from bot.cli.stage_check import report_stage_list
 
+        if cfg.pipeline.stages:
+            code = report_stage_list(settings, cfg)
+            if code:  # the database cannot be read: the owners check would only say it again
+                return code
         return report_unmatched_owners(settings, cfg)
     return 0
 

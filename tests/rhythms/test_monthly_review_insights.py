@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.sandbox.blockkit import validate_blocks
+from metrics.config import PipelineConfig
 from metrics.directory import apply_directory
 from metrics.models import DealStageChange, MetricDaily, Person
-from rhythms.config import load_org_config
+from rhythms.config import OrgConfig, load_org_config
 from rhythms.monthly_review import monthly_review
 from rhythms.monthly_review_message import review_message
 from tests.conftest import EXAMPLE_CONFIG
@@ -155,3 +156,40 @@ def test_stage_conversion_of_the_months_cohort(session: Session) -> None:
         "5 created → qualification 4 (80%) → demo &amp; pricing 3 (75%) → proposal 1 (33%)"
     ) in text
     assert "closedwon" not in text and "closedlost" not in text
+
+
+def test_configured_stages_fix_a_pipedrive_cohort(session: Session) -> None:
+    """Pipedrive keeps a won or lost deal in its last open stage: every deal that entered
+    Negotiation closed there, so the inferred order takes it for a closing stage and drops
+    it. `[pipeline] stages` shows it, and a listed stage no deal reached shows 0."""
+    org = Org(session, CFG, dt.date(2026, 7, 1))
+    chloe = next(name for name in org.owner if name.startswith("chloe."))
+    oct5 = dt.datetime(2026, 10, 5, 15, tzinfo=dt.UTC)
+    closed = dt.datetime(2026, 10, 28, 15, tzinfo=dt.UTC)
+    for _ in range(2):  # lost in Negotiation, which stays their stage
+        deal = org.deal(chloe, oct5, amount=1000, closed=closed)
+        _history(session, deal.id, "Qualified", "Demo", "Proposal", "Negotiation")
+    _history(session, org.deal(chloe, oct5, amount=1000, closed=closed).id, "Qualified", "Demo")
+    _history(session, org.deal(chloe, oct5).id, "Qualified", "Demo", "Proposal")
+    _history(session, org.deal(chloe, oct5).id, "Qualified")
+    session.commit()
+    inferred = _stage_section(session, CFG)
+    # inferred: Qualified 5, Demo 4 (not the last one), Proposal 3 (the two lost + one open)
+    assert inferred == "5 created → Qualified 5 (100%) → Demo 4 (80%) → Proposal 3 (75%)"
+    stages = ("Qualified", "Demo", "Proposal", "Negotiation", "Contract")
+    configured = CFG.model_copy(update={"pipeline": PipelineConfig(stages=stages)})
+    # Negotiation 2 of Proposal's 3; Contract 0: no deal was won or went further
+    assert _stage_section(session, configured) == (
+        "5 created → Qualified 5 (100%) → Demo 4 (80%) → Proposal 3 (75%) → "
+        "Negotiation 2 (67%) → Contract 0 (0%)"
+    )
+
+
+def _stage_section(session: Session, cfg: OrgConfig) -> str:
+    """The stage conversion section's line of steps."""
+    review = monthly_review(session, config=cfg, month=OCT)
+    blocks = review_message(review)["blocks"]
+    assert validate_blocks(blocks) == []
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    (section,) = [t for t in texts if t.startswith("*Stage conversion*")]
+    return str(section).split("\n", 1)[1]

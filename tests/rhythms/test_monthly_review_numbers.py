@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from bot.sandbox.blockkit import validate_blocks
 from metrics.charts import ChartRenderer, compact, renderer
-from metrics.config import CurrencyConfig, TargetSet
+from metrics.config import CurrencyConfig, PipelineConfig, TargetSet
 from metrics.directory import apply_directory
 from metrics.lookup import Scope, metric_value
 from metrics.models import MetricDaily, Person
 from rhythms.config import OrgConfig, load_org_config
-from rhythms.explain import TOPICS
+from rhythms.explain import TOPICS, explain_blocks
 from rhythms.monthly_review import Line, monthly_review
 from rhythms.monthly_review_message import _line, review_charts, review_message
 from tests.conftest import EXAMPLE_CONFIG
@@ -172,3 +172,25 @@ def test_explain_covers_the_reviews_stage_and_driver_sections() -> None:
     text = TOPICS["monthly_review"][1]
     assert "Stage conversion" in text and "What predicts bookings" in text
     assert "12 whole weeks" in text and "not that it causes" in text
+
+
+def test_explain_says_whether_the_stage_order_came_from_the_config() -> None:
+    def stage_order_section(cfg: OrgConfig) -> str:
+        _, blocks = explain_blocks(cfg, "monthly_review")
+        assert validate_blocks(blocks) == [] and len(blocks) <= 50
+        texts = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+        (text,) = [t for t in texts if "*Stage order*" in t]
+        return str(text)
+
+    inferred = stage_order_section(CFG)  # the example sets no [pipeline] stages
+    assert inferred.startswith("*Stage order* inferred from the deals' stage histories")
+    assert "`[pipeline] stages`" in inferred  # how to set it
+    stages = PipelineConfig(stages=("Qualified", "Demo <b> & pricing", "Proposal"))
+    configured = stage_order_section(CFG.model_copy(update={"pipeline": stages}))
+    assert configured.startswith(
+        "*Stage order* from `[pipeline] stages` in the org config: "
+        "Qualified → Demo &lt;b&gt; &amp; pricing → Proposal."
+    )
+    assert "inferred" not in configured
+    _, other = explain_blocks(CFG, "control_tower")
+    assert not any("*Stage order*" in str(b) for b in other)
