@@ -10,6 +10,7 @@ closing the modal, so a failed commit keeps the modal open with the person's tex
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -182,22 +183,31 @@ def participation(
     session: Session, *, rhythm: str, period_key: str, person_ids: list[int], deadline: dt.datetime
 ) -> Participation:
     """Who answered by the deadline, who answered after it, who has not (drafts count missing)."""
-    replies = {
-        r.person_id: r
-        for r in session.scalars(
-            select(Reply).where(
+    submitted = {
+        person_id: submitted_at
+        for person_id, submitted_at in session.execute(
+            select(Reply.person_id, Reply.submitted_at).where(
                 Reply.rhythm == rhythm,
                 Reply.period_key == period_key,
                 Reply.person_id.in_(person_ids),
+                Reply.status == "submitted",
             )
         )
     }
+    return participation_of(submitted, person_ids=person_ids, deadline=deadline)
+
+
+def participation_of(
+    submitted: Mapping[int, dt.datetime | None], *, person_ids: list[int], deadline: dt.datetime
+) -> Participation:
+    """`participation` from the first-submission times of the submitted replies, by person
+    (what the digest read: its counts agree with the updates it shows)."""
     buckets: dict[Timeliness, list[int]] = {"on_time": [], "late": [], "missing": []}
     for pid in person_ids:
-        reply = replies.get(pid)
-        if reply is None or reply.status != "submitted" or reply.submitted_at is None:
+        submitted_at = submitted.get(pid)
+        if submitted_at is None:
             buckets["missing"].append(pid)
-        elif reply.submitted_at <= deadline:
+        elif submitted_at <= deadline:
             buckets["on_time"].append(pid)
         else:
             buckets["late"].append(pid)

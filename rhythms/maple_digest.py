@@ -207,15 +207,26 @@ def maple_digest(
     return messages
 
 
-def late_update_message(entry: DigestEntry, *, submitted: str) -> dict[str, Any]:
-    """A late update as a reply in the digest's thread: marked late, in the digest's compact
-    form, and whole below it when an answer had to be cut (within 50 blocks: ~30 at most)."""
+def late_update_message(
+    entry: DigestEntry, *, submitted: str, edited: bool = False
+) -> dict[str, Any]:
+    """A late (or, `edited`, a changed) update as a reply in the digest's thread: headed as
+    such, in the digest's compact form, and whole below it when an answer had to be cut
+    (within 50 blocks: ~30 at most)."""
     blocks, long = _entry_blocks(entry, note="_Full update below._")
     if long:
         blocks += _full_update(entry)["blocks"][1:]
-    intro = section(f"🕓 *Late update* — submitted {submitted}, after this digest went out")
+    if edited:
+        kind = "Edited"
+        intro = section(
+            f"✏️ *Edited update* — changed {submitted}, after this digest went out; "
+            "it replaces the version shown earlier"
+        )
+    else:
+        kind = "Late"
+        intro = section(f"🕓 *Late update* — submitted {submitted}, after this digest went out")
     return {
-        "text": f"Late MAPLE update from {entry.person_name} ({entry.team_name})",
+        "text": f"{kind} MAPLE update from {entry.person_name} ({entry.team_name})",
         "blocks": [intro, *blocks][:MESSAGE_BLOCKS_MAX],
     }
 

@@ -182,14 +182,19 @@ def submit(
         )
     elif saved.emergency_cleared:
         resolve_emergency(session, reply=saved.reply, author=person, now=now)
-    if saved.first_submission:
-        outcome.late_posted = post_late_update(
-            session, config=config, reply=saved.reply, person=person, now=now
-        )
-    if outcome.late_posted:
+    # after the digest, this version (first or edited) goes into the digest's thread
+    outcome.late_posted = post_late_update(
+        session, config=config, reply=saved.reply, person=person, now=now
+    )
+    if outcome.late_posted and saved.first_submission:
         verb = (
             "is in — after this week's digest went out, so it was added to the digest's "
             "thread as a late update"
+        )
+    elif outcome.late_posted:
+        verb = (
+            "was updated (the earlier version is kept) — after this week's digest went "
+            "out, so the new version was added to the digest's thread"
         )
     elif saved.first_submission:
         verb = "is in"

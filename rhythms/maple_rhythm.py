@@ -18,8 +18,11 @@ nothing at all; retimed, its weeks, reminders and deadline follow the new schedu
   once to `options.digest_to` (``"cro"`` and/or channels), claimed as a run so replicas
   post it once. People out of office on the deadline's day who did not answer are listed
   as out of office, not as missing, and left out of the participation figures.
-- An update first submitted after the digest went out is posted as a reply in the
-  digest's thread, as a late update, to every audience of the digest (`post_late_update`).
+- The digest records which version of each update it showed; every submitted version it
+  did not show (first submitted after it, committed while it was being built, or edited
+  after it) is posted as a reply in the digest's thread, to every audience of the digest:
+  by the submission itself (`post_late_update`) and by each beat's sweep of the last week's
+  digests (`rhythms.maple_late`, which explains why no interleaving loses one).
 - Emergencies escalate on submit (`rhythms.maple_emergency`): a DM to every exec and the
   author's manager with an Acknowledge button; unacknowledged after
   `options.emergency_reraise_minutes` (default 60) they are raised once more (part of the
@@ -44,16 +47,25 @@ from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.maple import (
     Participation,
     get_reply,
-    last_planned,
     maple_rhythms,
     participation,
+    participation_of,
     week_key,
     week_label,
 )
-from rhythms.maple_digest import DigestEntry, late_update_message, maple_digest
+from rhythms.maple_digest import DigestEntry, maple_digest
 from rhythms.maple_emergency import reraise_emergencies
-from rhythms.maple_metrics import metrics_line
-from rhythms.models import Delivery, Reply, RhythmRun
+from rhythms.maple_late import (
+    Version,
+    digest_entry,
+    digest_heads,
+    digest_posted,
+    post_unshown,
+    recent_digest_weeks,
+    record_shown,
+    submitted_versions,
+)
+from rhythms.models import Delivery, Reply
 from rhythms.outbox import enqueue
 from rhythms.registry import (
     Outgoing,
@@ -61,7 +73,6 @@ from rhythms.registry import (
     RhythmSpec,
     RunContext,
     configured_audience,
-    recipient_of,
 )
 from rhythms.rhythm_options import parse_day_time
 from rhythms.schedule import _wall_trigger
@@ -161,20 +172,6 @@ def due_text(deadline: dt.datetime, zone: str) -> str:
     return deadline.astimezone(ZoneInfo(zone)).strftime("%a %H:%M %Z").strip()
 
 
-def digest_posted(session: Session, name: str, week: str) -> bool:
-    """Has the week's digest gone out (its run is done, deliveries written with it)?"""
-    return (
-        session.scalars(
-            select(RhythmRun.id).where(
-                RhythmRun.rhythm == f"{name}_digest",
-                RhythmRun.period_key == week,
-                RhythmRun.status == runs.DONE,
-            )
-        ).first()
-        is not None
-    )
-
-
 def current_week(rhythm: RhythmConfig, zone: str, now: dt.datetime) -> str:
     """The week whose prompt most recently fired in `zone`."""
     local = now.astimezone(ZoneInfo(zone))
@@ -189,6 +186,7 @@ class FollowupReport:
     reminders: int = 0
     digests: int = 0
     reraised: int = 0
+    late: int = 0  # deliveries of updates a digest did not show, posted in its thread
     notes: list[str] = field(default_factory=list)
 
 
@@ -201,6 +199,7 @@ def maple_followups(
         audience = configured_audience(session, config, rhythm)
         report.reminders += _reminders(session, config, name, rhythm, audience, now)
         report.digests += _digest_if_due(session, config, name, rhythm, audience, now, replica)
+        report.late += _sweep_late(session, config, name, rhythm, audience, now)
     report.reraised += reraise_emergencies(session, config, now)
     return report
 
@@ -321,16 +320,26 @@ def week_stats(
     week: str,
     audience: list[Recipient],
     deadline: dt.datetime,
+    versions: dict[int, Version] | None = None,
 ) -> tuple[Participation, list[Recipient]]:
     """Participation of the audience, and who is excused: out of office on the deadline's
-    day (in their zone) and not submitted. The excused are not counted missing."""
-    stats = participation(
-        session,
-        rhythm=name,
-        period_key=week,
-        person_ids=[r.person_id for r in audience],
-        deadline=deadline.astimezone(dt.UTC),
-    )
+    day (in their zone) and not submitted. The excused are not counted missing. From
+    `versions` (the submitted updates by person, as the digest read them) when given."""
+    ids = [r.person_id for r in audience]
+    if versions is None:
+        stats = participation(
+            session,
+            rhythm=name,
+            period_key=week,
+            person_ids=ids,
+            deadline=deadline.astimezone(dt.UTC),
+        )
+    else:
+        stats = participation_of(
+            {pid: v.submitted_at for pid, v in versions.items()},
+            person_ids=ids,
+            deadline=deadline.astimezone(dt.UTC),
+        )
     missing = set(stats.missing)
     away = [
         r
@@ -391,32 +400,35 @@ def post_digest(
     now: dt.datetime,
     rhythm: RhythmConfig | None = None,
 ) -> int:
-    """Write the digest for `week` to every configured audience; returns deliveries written."""
+    """Write the digest for `week` to every configured audience; returns deliveries written.
+
+    The updates are read once (`maple_late.submitted_versions`) and the version of each one
+    shown is recorded with the deliveries, in the caller's transaction; a digest already
+    written (a rerun) records nothing more, since its posts keep what they first showed."""
     rhythm = rhythm or config.rhythms[name]
     ids = [r.person_id for r in audience]
-    stats, away = week_stats(session, name=name, week=week, audience=audience, deadline=deadline)
+    written_before = bool(digest_heads(session, name, week))
+    versions = submitted_versions(session, rhythm=name, week=week)
+    stats, away = week_stats(
+        session, name=name, week=week, audience=audience, deadline=deadline, versions=versions
+    )
     away_ids = {r.person_id for r in away}
-    replies = {
-        r.person_id: r
-        for r in session.scalars(
-            select(Reply).where(
-                Reply.rhythm == name, Reply.period_key == week, Reply.status == "submitted"
-            )
-        )
-    }
     teams = {t.key: t.name for t in session.scalars(select(Team))}
     entries: list[DigestEntry] = []
+    shown: list[Version] = []
     missing: list[tuple[str, str]] = []
     out_of_office: list[tuple[str, str]] = []
     for r in audience:
         team = teams.get(r.team_key or "", "No team")
-        reply = replies.get(r.person_id)
-        if reply is None:
+        version = versions.get(r.person_id)
+        if version is None:
             (out_of_office if r.person_id in away_ids else missing).append((r.name, team))
             continue
+        late = r.person_id in stats.late
         entries.append(
-            _entry(session, config, name, week, r, reply, team, r.person_id in stats.late, now)
+            digest_entry(session, config, name, week, r, version.answers, team, late, now)
         )
+        shown.append(version)
     trend = [_share(session, name, w, ids) for w in _previous_weeks(week, 4)]
     messages = maple_digest(
         week_label=week_label(week),
@@ -452,87 +464,51 @@ def post_digest(
                     payload=thread,
                 )
                 count += 1
+    if count and not written_before:
+        record_shown(session, shown, shown_in="digest", now=now)
     return count
-
-
-def _entry(
-    session: Session,
-    config: OrgConfig,
-    name: str,
-    week: str,
-    who: Recipient,
-    reply: Reply,
-    team: str,
-    late: bool,
-    now: dt.datetime,
-) -> DigestEntry:
-    person = session.get(Person, who.person_id)
-    assert person is not None
-    planned = last_planned(session, rhythm=name, period_key=week, person_id=who.person_id)
-    done = {str(i) for i in reply.answers.get("advanced_done", [])}
-    return DigestEntry(
-        person_name=who.name,
-        slack_user_id=who.slack_user_id,
-        team_name=team,
-        metrics_line=metrics_line(session, config=config, person=person, week=week, now=now),
-        answers=reply.answers,
-        late=late,
-        done_items=tuple(p for i, p in enumerate(planned) if str(i) in done),
-        open_items=tuple(p for i, p in enumerate(planned) if str(i) not in done),
-    )
 
 
 def post_late_update(
     session: Session, *, config: OrgConfig, reply: Reply, person: Person, now: dt.datetime
 ) -> int:
-    """After the week's digest went out, post `reply` (just submitted) as a reply in the
-    digest's thread, headed as a late update, to every audience the digest reached. Returns
-    deliveries written; 0 when the digest is not out yet (the digest will carry it)."""
-    name, week = reply.rhythm, reply.period_key
-    if not digest_posted(session, name, week):
+    """After the week's digest went out, post the version of `reply` just submitted (first
+    submitted or edited) as a reply in the digest's thread, to every audience the digest
+    reached, unless the digest or its thread already shows it. Returns deliveries written;
+    0 when the digest is not out yet (the digest, or the next beat's sweep, will carry it)."""
+    rhythm = maple_rhythms(session, config, enabled_only=False).get(reply.rhythm)
+    if rhythm is None:
         return 0
-    heads = session.scalars(
-        select(Delivery)
-        .where(
-            Delivery.rhythm == name,
-            Delivery.period_key == f"digest:{week}",
-            Delivery.part == "part:0",
-            Delivery.thread_of_id.is_(None),
-        )
-        .order_by(Delivery.id)
-    ).all()
-    rhythm = maple_rhythms(session, config, enabled_only=False).get(name)
-    if not heads or rhythm is None:
-        return 0
-    # after the digest, and usually after the deadline too (the digest goes out early only
-    # when everyone not away has answered): `_late_` on the entry says which
-    late = now > deadline_at(rhythm, week, config.org.timezone)
-    team = session.get(Team, person.team_key) if person.team_key else None
-    entry = _entry(
+    return post_unshown(
         session,
-        config,
-        name,
-        week,
-        recipient_of(person, config),
-        reply,
-        team.name if team else "No team",
-        late,
-        now,
+        config=config,
+        name=reply.rhythm,
+        week=reply.period_key,
+        deadline=deadline_at(rhythm, reply.period_key, config.org.timezone),
+        now=now,
+        person_ids=[person.id],
     )
-    when = now.astimezone(ZoneInfo(config.org.timezone)).strftime("%a %H:%M %Z").strip()
-    payload = late_update_message(entry, submitted=when)
-    for head in heads:
-        enqueue(
-            session,
-            rhythm=name,
-            period_key=f"digest:{week}",
-            recipient=head.recipient,
-            part=f"late:{person.id}",
-            thread_of_id=head.id,
-            now=now,
-            payload=payload,
+
+
+def _sweep_late(
+    session: Session,
+    config: OrgConfig,
+    name: str,
+    rhythm: RhythmConfig,
+    audience: list[Recipient],
+    now: dt.datetime,
+) -> int:
+    """Post, in their thread, the audience's updates that the digests of the last
+    `SWEEP_WINDOW` did not show (committed while a digest was being built: nobody else saw
+    them). Deliveries written."""
+    ids = [r.person_id for r in audience]
+    count = 0
+    for week in recent_digest_weeks(session, name, now):
+        deadline = deadline_at(rhythm, week, config.org.timezone)
+        count += post_unshown(
+            session, config=config, name=name, week=week, deadline=deadline, now=now, person_ids=ids
         )
-    return len(heads)
+    return count
 
 
 def _previous_weeks(week: str, n: int) -> list[str]:

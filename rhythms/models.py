@@ -5,6 +5,7 @@ Idempotency lives in unique keys:
   schedulers race for it;
 - `deliveries (rhythm, period_key, recipient, part)`: one message per recipient per period;
 - `replies (rhythm, period_key, person_id)`: one MAPLE/game-plan answer per person per period;
+- `maple_digest_shown (reply_id, revision_id)`: each version of a MAPLE update shown once;
 - `alert_states (rule, subject)`: one state machine per rule and subject.
 """
 
@@ -123,6 +124,28 @@ class ReplyRevision(Base):
     saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_reply_revisions_reply", "reply_id", "saved_at"),)
+
+
+class DigestShown(Base):
+    """A version of a MAPLE update that its week's digest showed: in the digest itself
+    (`shown_in` "digest", written in the transaction that enqueues the digest) or in the
+    digest's thread ("thread": a late or edited update; "backfill": replies of digests
+    posted before migration 0006). A submitted version with no row here is posted in the
+    thread (`rhythms.maple_late`).
+
+    `revision_id` is the reply's latest submitted `reply_revisions` row when it was shown,
+    0 for a reply with none (written by hand); no foreign key, the reply's cascade covers it.
+    """
+
+    __tablename__ = "maple_digest_shown"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id", ondelete="CASCADE"))
+    revision_id: Mapped[int] = mapped_column(BigId)
+    shown_in: Mapped[str] = mapped_column(String(16))  # digest | thread | backfill
+    shown_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("reply_id", "revision_id"),)
 
 
 class AlertState(Base):

@@ -151,3 +151,68 @@ def test_savepoint_first_in_a_transaction_rolls_back(session_factory) -> None:  
         session.rollback()
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_0006_records_what_digests_before_it_showed(empty_db_url: str) -> None:
+    """After the upgrade the heartbeat posts in a digest's thread every update the digest
+    did not show: the updates of digests posted before 0006 must count as shown."""
+    from sqlalchemy import func, select
+
+    from metrics.models import Person
+    from rhythms.maple import save_reply
+    from rhythms.models import DigestShown, ReplyRevision
+
+    db.upgrade(empty_db_url, "0005")
+    engine = make_engine(empty_db_url)
+    at = dt.datetime(2026, 11, 23, 17, tzinfo=dt.UTC)
+    with make_session_factory(engine)() as session:
+        ann = Person(email="ann@x.example", name="Ann", role="manager")
+        bo = Person(email="bo@x.example", name="Bo", role="manager")
+        session.add_all([ann, bo])
+        session.flush()
+        answers = {"advanced": "A", "planned": "- P"}
+        for week, person, submit in (
+            ("2026-W47", ann, True),  # in week 47's digest: shown
+            ("2026-W47", bo, False),  # a draft: nothing shown
+            ("2026-W48", ann, True),  # no digest yet that week
+        ):
+            save_reply(
+                session,
+                rhythm="maple",
+                period_key=week,
+                person_id=person.id,
+                answers=answers,
+                submit=submit,
+                now=at,
+            )
+        edited = save_reply(
+            session,
+            rhythm="maple",
+            period_key="2026-W47",
+            person_id=ann.id,
+            answers={**answers, "advanced": "A, edited"},
+            submit=True,
+            now=at,
+        )
+        session.add(
+            RhythmRun(
+                rhythm="maple_digest",
+                period_key="2026-W47",
+                scheduled_for=at,
+                status="done",
+                finished_at=at,
+            )
+        )
+        session.commit()
+        reply_id = edited.reply.id
+        latest = session.scalar(
+            select(func.max(ReplyRevision.id)).where(ReplyRevision.reply_id == reply_id)
+        )
+    db.upgrade(empty_db_url)
+    with make_session_factory(engine)() as session:
+        shown = session.scalars(select(DigestShown))
+        rows = [(r.reply_id, r.revision_id, r.shown_in, r.shown_at) for r in shown]
+    assert rows == [(reply_id, latest, "backfill", at)]
+    db.downgrade(empty_db_url, "0005")
+    assert "maple_digest_shown" not in inspect(engine).get_table_names()
+    engine.dispose()
