@@ -25,7 +25,7 @@ Problem = tuple[str, str]
 LISTS = ("teams", "people", "metrics", "alerts")  # top-level arrays of tables
 _IDENTITIES = ("email", "key", "name")  # what other entries refer to an entry by
 _SEGMENT = re.compile(r"[.\[\]]")
-_INDEXED = re.compile(r"\b(teams|people|metrics|alerts)\[(\d+)\]")
+_INDEXED = re.compile(r"(?<![\w.])(teams|people|metrics|alerts)\[(\d+)\]")  # top-level lists only
 
 
 @dataclass

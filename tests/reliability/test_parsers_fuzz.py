@@ -244,3 +244,15 @@ def test_regression_non_dict_view_state_is_refused_not_a_crash() -> None:
     assert errors  # required fields are reported, nothing raised
     plan, plan_errors = parse_game_plan({"state": ["not", "an", "object"]})
     assert set(plan.values()) == {""} and plan_errors
+
+
+def test_regression_a_nested_teams_list_is_not_taken_for_the_top_level_one() -> None:
+    """Found by the fuzz above: with `teams` emptied, an alert's `scope.teams[0]` problem was
+    mapped through the top-level `teams` list's file indexes (IndexError, not ConfigError)."""
+    data = copy.deepcopy(EXAMPLE)
+    data["org"]["timezone"] = None
+    data["teams"] = []
+    with pytest.raises(ConfigError) as err:
+        parse_org_config(data, source="fuzzed.toml")
+    paths = [path for path, _ in err.value.problems]
+    assert any(p.startswith("alerts[") and ".scope.teams[0]" in p for p in paths), paths
