@@ -1,11 +1,14 @@
 """Delivery failures: which Slack errors are permanent, which stop all sending, and telling
 the admin about them.
 
-- **Global** errors (`AUTH_ERRORS`: the token is missing, invalid, revoked or lacks a scope,
-  or the bot's account is deactivated) are nobody's delivery's fault: the sender pauses,
-  keeps every row pending and logs one ERROR (`bot.sender`).
+- **Global** errors (`AUTH_ERRORS`: the token is missing, invalid or revoked, or the bot's
+  account is deactivated) are nobody's delivery's fault: the sender pauses, keeps every row
+  pending and logs one ERROR (`bot.sender`).
 - **Permanent** errors (`PERMANENT_ERRORS`) are one delivery's: it is marked dead with the
-  error and the admins are told, naming the rhythm, the recipients and the fix.
+  error and the admins are told, naming the rhythm, the recipients and the fix. A missing
+  OAuth scope is one of them: it stops one method (so one kind of delivery), not the
+  token; its error names the method and the scope Slack says is needed (`scope_error`),
+  and each missing scope is its own notice.
 - A delivery that could not be sent before its expiry is marked ``expired``; the admins are
   told too.
 
@@ -48,6 +51,8 @@ PERMANENT_ERRORS: dict[str, str] = {
     "message_not_found": "the message to update was deleted in Slack",
     "cant_update_message": "the message to update was not posted by Drumbeat",
     "file_not_found": "the uploaded chart was lost before sharing: it will not be retried",
+    "missing_scope": "add the scope Slack names to the app's bot scopes (manifest.yml lists "
+    "every one Drumbeat uses), reinstall the app, then `drumbeat deliveries retry`",
     "outcome_unknown": "the process stopped mid-send; this kind cannot be checked, so it "
     "was not resent",
 }
@@ -61,7 +66,6 @@ AUTH_ERRORS: dict[str, str] = {
     "token_revoked": "the bot's token was revoked: reinstall the app and set SLACK_BOT_TOKEN",
     "token_expired": "the bot's token expired: reinstall the app and set SLACK_BOT_TOKEN",
     "account_inactive": "the bot's user or workspace is deactivated: reinstall the app",
-    "missing_scope": "the app lacks an OAuth scope: reinstall it from manifest.yml",
 }
 
 # A user id where a channel was expected, unknown to Slack: not a channel problem.
@@ -77,8 +81,23 @@ def is_global(error: str) -> bool:
     return error in AUTH_ERRORS
 
 
+def scope_error(method: str, answer: dict[str, Any]) -> str:
+    """The recorded error for Slack's ``missing_scope`` answer to `method`, from its
+    ``needed`` field: ``missing_scope: conversations.list needs channels:read``."""
+    needed = str(answer.get("needed") or "a scope Slack did not name")
+    return f"missing_scope: {method} needs {needed}"[:300]
+
+
+def notice_error(error: str) -> str:
+    """The error as admin notices group it: its code (``channel_not_found``), except that a
+    missing scope keeps the method and the scope, so each missing scope is one notice."""
+    code = error.split(":")[0].strip() or "failed"
+    return error[:200] if code == "missing_scope" else code
+
+
 def fix_for(error: str, recipient: str) -> str:
-    template = PERMANENT_ERRORS.get(error) or AUTH_ERRORS.get(error)
+    code = error.split(":")[0].strip()
+    template = PERMANENT_ERRORS.get(code) or AUTH_ERRORS.get(code)
     if error == "channel_not_found" and recipient.startswith(("U", "W")):
         template = _UNKNOWN_USER
     template = template or "see the error and Drumbeat's logs"

@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
-from bot.failures import notify_admins
+from bot.failures import notice_error, notify_admins
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -127,7 +127,7 @@ def _dead(session: Session, *, worker: str, outcome: Record, admin_channel: str 
             session,
             rhythm=delivery.rhythm,
             recipient=delivery.recipient,
-            error=error.split(":")[0].strip() or "failed",
+            error=notice_error(error),
             delivery_id=delivery.id,
             admin_channel=admin_channel,
             now=outcome.at,

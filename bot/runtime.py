@@ -24,10 +24,11 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import AppHooks, BackgroundTasks, create_app
+from bot.db import describe_database_error, is_database_error
 from bot.directory_sync import sync_directory
 from bot.http import HttpServer, start_http
 from bot.ratelimit import RateLimiter
@@ -78,10 +79,12 @@ class Runtime:
     sync: Callable[[], Any] | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     supervised: dict[str, Supervised] = field(default_factory=dict)
+    database: DatabaseWatch | None = None
 
     def health(self) -> dict[str, Any]:
-        """`/healthz`: ok unless the sender is paused (Slack refuses the token) or a
-        supervised task is down (crashed, waiting to restart)."""
+        """`/healthz`: ok unless the database does not answer, the sender is paused (Slack
+        refuses the token; the database fails) or a supervised task is down (crashed,
+        waiting to restart)."""
         report: dict[str, Any] = {"ok": True}
         for name, state in self.supervised.items():
             if not state.running:
@@ -91,6 +94,8 @@ class Runtime:
             sender = self.sender.health()
             report["ok"] = report["ok"] and sender.pop("ok")
             report.update(sender)
+        if self.database is not None and self.database.error is not None:
+            report.update(ok=False, database="unreachable", reason=self.database.error)
         return report
 
     async def beat(self) -> Beat | None:
@@ -106,8 +111,12 @@ class Runtime:
                 clock=self.clock,
                 engine=engine,
             )
-        except Exception:
-            log.exception("heartbeat failed; the next one retries")
+        except Exception as exc:
+            if not is_database_error(exc):
+                log.exception("heartbeat failed; the next one retries")
+                return None
+            log.error("heartbeat failed (%s); the next one retries", describe_database_error(exc))
+            log.debug("heartbeat failure", exc_info=exc)
             return None
         if summary := beat_summary(result):
             log.info("heartbeat: %s", summary)
@@ -192,6 +201,50 @@ def beat_summary(beat: Beat) -> str:
     if beat.errors:
         parts.append(f"{len(beat.errors)} part(s) failed")
     return ", ".join(parts)
+
+
+@dataclass
+class DatabaseWatch:
+    """Asks the database ``SELECT 1`` every `interval` seconds (in a worker thread, at most
+    `timeout` s) so `/healthz` can say it is unreachable; logs the change, once each way."""
+
+    engine: Engine
+    interval: float = 5.0
+    timeout: float = 15.0
+    error: str | None = None  # why the last check failed; None: it answered
+
+    async def run(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                checking = asyncio.ensure_future(self.check())
+                await asyncio.wait({checking, stopping}, return_when="FIRST_COMPLETED")
+                checking.cancel()  # stopping: a check waiting on a dead server is dropped
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stopping), self.interval)
+        finally:
+            stopping.cancel()
+
+    async def check(self) -> None:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._ping), self.timeout)
+        except Exception as exc:
+            reason = (
+                f"no answer within {self.timeout:.0f}s"
+                if isinstance(exc, TimeoutError)
+                else describe_database_error(exc)
+            )
+            if self.error is None:
+                log.warning("the database does not answer (%s): /healthz says 503", reason)
+            self.error = reason
+            return
+        if self.error is not None:
+            log.info("the database answers again")
+        self.error = None
+
+    def _ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
 
 @dataclass
@@ -305,6 +358,8 @@ async def start_runtime(
     )
     hooks.wake_sender, hooks.start_sync = runtime.wake_sender, runtime.start_sync
     health.append(runtime.health)
+    runtime.database = DatabaseWatch(db)
+    runtime._background.append(asyncio.create_task(runtime.database.run(runtime.stop_event)))
     if sender is not None:
         outbox = sender
         state = runtime.supervised.setdefault("sender", Supervised())

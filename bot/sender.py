@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import delivery_claims as claims
 from bot.circuit import CircuitBreaker
+from bot.db import describe_database_error, is_database_error
 from bot.delivery_sends import DeliverySends, Result
 from bot.failures import AUTH_ERRORS
 from bot.outcomes import OutcomeWriter, Record
@@ -49,6 +50,7 @@ from metrics.clock import Clock
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNCONFIRMED = "unconfirmed"  # error prefix: the last try may have been posted; check first
+MAX_DRAIN_BACKOFF = 60.0  # seconds between drains while they keep failing
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Sender:
             base=self.retry.breaker_base,
             cap=self.retry.breaker_max,
         )
+        self.db_error: str | None = None  # the drain fails on the database: why (one line)
+        self.drain_failures = 0  # failed drains in a row
         self.auth_error: str | None = None  # Slack refuses the bot's token: sending paused
         self.auth_paused_until: dt.datetime | None = None
         self._stop: asyncio.Event | None = None
@@ -159,6 +163,8 @@ class Sender:
         now = self.clock.now()
         if self.auth_error is not None:
             return {"ok": False, "sender": "paused", "reason": self.auth_error}
+        if self.db_error is not None:
+            return {"ok": False, "sender": "database_unavailable", "reason": self.db_error}
         if self.breaker.is_open(now):
             return {"ok": True, "sender": "backing_off", "reason": self.breaker.reason}
         return {"ok": True, "sender": "ok"}
@@ -175,9 +181,11 @@ class Sender:
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile, then drain whatever is due until `stop` is set (reconciling again every
         half lease, for replicas that die while this one runs). A failure anywhere — the
-        first reconcile included — is logged and retried after `poll_interval`."""
+        first reconcile included — is logged and retried after `poll_interval`, doubling up
+        to `MAX_DRAIN_BACKOFF` while it keeps failing (`_drain_failed`)."""
         self._stop = stop
         last_reconcile: dt.datetime | None = None
+        wait = self.poll_interval
         while not stop.is_set():
             try:
                 now = self.clock.now()
@@ -192,13 +200,45 @@ class Sender:
                 handled = await self.drain(stop)
                 if handled:
                     self._log_batch(before, handled, asyncio.get_running_loop().time() - started)
-            except Exception:  # the loop must survive a bad row or a DB blip
-                log.exception("outbox drain failed; retrying in %.1fs", self.poll_interval)
+                self._drain_recovered()
+                wait = self.poll_interval
+            except Exception as exc:  # the loop must survive a bad row or a DB outage
+                wait = self._drain_failed(exc, wait)
             self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiters, timeout=wait, return_when="FIRST_COMPLETED")
             for waiter in waiters:
                 waiter.cancel()
+
+    def _drain_failed(self, exc: Exception, wait: float) -> float:
+        """Log a failed drain and return how long to wait: doubling from `poll_interval` to
+        `MAX_DRAIN_BACKOFF` while it keeps failing. A database error (unreachable, schema
+        missing or behind) is one ERROR line with the reason, then counted (DEBUG, with the
+        traceback); anything else is logged with its traceback every time."""
+        self.drain_failures += 1
+        backoff = wait if self.drain_failures == 1 else min(MAX_DRAIN_BACKOFF, wait * 2)
+        if not is_database_error(exc):
+            log.exception("outbox drain failed; retrying in %.1fs", backoff)
+            return backoff
+        reason = describe_database_error(exc)
+        if self.db_error is None:
+            log.error(
+                "outbox: the database fails (%s); retrying with backoff up to %.0fs, logging "
+                "only when it recovers (DEBUG: every try)",
+                reason,
+                MAX_DRAIN_BACKOFF,
+            )
+        log.debug("outbox drain failed (try %d)", self.drain_failures, exc_info=exc)
+        self.db_error = reason
+        return backoff
+
+    def _drain_recovered(self) -> None:
+        if self.db_error is not None:
+            log.info(
+                "outbox: the database answers again after %d failed tries; draining",
+                self.drain_failures,
+            )
+        self.db_error, self.drain_failures = None, 0
 
     def _counts(self) -> tuple[int, int, int, int, int]:
         return (self.sent, self.dead, self.expired, self.retried, self.released)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,7 @@ from metrics.config import CRM_SOURCES, CrmSource
 from metrics.store import database_url_problem
 
 SLACK_API_URL = "https://slack.com/api/"
+SLACK_API_URL_EXPECTED = f"must be an http(s) URL such as {SLACK_API_URL} (or unset it)"
 ENV_FILE = ".env"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -43,7 +45,11 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field("INFO", validation_alias=_env("DRUMBEAT_LOG_LEVEL"))
     public_url: str | None = Field(None, validation_alias=_env("DRUMBEAT_PUBLIC_URL"))
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("DRUMBEAT_PORT", "PORT"))
-    crm_source: CrmSource = Field("demo", validation_alias=_env("DRUMBEAT_CRM_SOURCE"))
+    crm_source: CrmSource | None = Field(
+        None,
+        validation_alias=_env("DRUMBEAT_CRM_SOURCE"),
+        description="No default: the demo CRM's made-up numbers must never reach real people",
+    )
     sync_minutes: int = Field(
         15,
         ge=0,
@@ -93,6 +99,14 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(SLACK_API_URL_EXPECTED)
+        return value.strip()
+
     @field_validator("crm_source", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
@@ -109,6 +123,7 @@ EXPECTED = {
     "sync_minutes": "must be a whole number from 0 to 1440 (0: no scheduled sync)",
     "crm_source": f"must be one of {', '.join(CRM_SOURCES)}",
     "log_level": f"must be one of {', '.join(LOG_LEVELS)}",
+    "slack_api_url": SLACK_API_URL_EXPECTED,
 }
 
 

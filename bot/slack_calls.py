@@ -5,12 +5,13 @@ per its ``channel`` argument),
 waits out 429s for their ``Retry-After`` and tries again, and returns an `Outcome`:
 
 - ``ok`` — Slack answered ``ok: true``;
-- ``permanent`` — Slack refused for good (``not_in_channel``, ``invalid_blocks``...);
+- ``permanent`` — Slack refused for good (``not_in_channel``, ``invalid_blocks``, a missing
+  scope: ``missing_scope: METHOD needs SCOPE``...);
 - ``retryable`` — nothing happened (connection refused, a transient Slack error): try later;
 - ``ambiguous`` — a timeout, a dropped connection or a 5xx: Slack may or may not have done
   it, so the caller must check before trying again (see `bot.reconcile`);
 - ``auth`` — Slack refused the bot itself (`bot.failures.AUTH_ERRORS`: invalid or revoked
-  token, missing scope): nothing can be sent until that is fixed.
+  token): nothing can be sent until that is fixed.
 
 Errors are translated here, at the boundary; nothing above this module sees slack_sdk's or
 aiohttp's exceptions.
@@ -27,7 +28,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.failures import is_global, is_permanent
+from bot.failures import is_global, is_permanent, scope_error
 from bot.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class SlackCaller:
                 error = str(data.get("error") or f"http_{status}")
                 if is_global(error):
                     return Outcome("auth", data, error)
+                if error == "missing_scope":  # one method (one kind of delivery), for good
+                    return Outcome("permanent", data, scope_error(method, data))
                 if status >= 500:
                     return Outcome("ambiguous", data, error)
                 return Outcome("permanent" if is_permanent(error) else "retryable", data, error)

@@ -14,7 +14,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import console, database_url, err_console, port_number
+from bot.cli.preflight import port_problem
 from bot.demo import Demo, DemoOptions
+from bot.http import PortInUseError
 from metrics.crm.engine import ObjectStats
 
 
@@ -56,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.months < 1 or args.months > 24:
         err_console.print("[red]--months must be between 1 and 24[/]")
+        return 2
+    if problem := port_problem(args.host, args.port):  # before seeding takes minutes
+        err_console.print(f"[red]cannot start the demo:[/] {escape(problem)}")
         return 2
     if not args.keep and args.database_url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
@@ -102,7 +107,12 @@ async def _serve(demo: Demo) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    url = await demo.start()
+    try:
+        url = await demo.start()
+    except PortInUseError as exc:  # taken between the check and now
+        await demo.stop()
+        err_console.print(f"[red]cannot start the demo:[/] {escape(str(exc))}")
+        return 2
     console.print(f"\n[bold green]Drumbeat demo is running:[/] open {escape(url)}")
     console.print(
         "Pick who you are in the sidebar, then use the time control at the top "

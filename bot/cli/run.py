@@ -3,8 +3,11 @@
 HTTP mode (default) serves ``POST /slack/events`` and ``GET /healthz`` on ``--port``;
 Socket Mode is used when SLACK_APP_TOKEN is set. ``--sandbox`` starts the local Slack
 sandbox in the same process and points the bot at it (no Slack account needed). Before
-serving it checks the database answers, that Slack accepts the bot token (``auth.test``) and,
-when it schedules CRM syncs, that the connector's settings are there (`bot.cli.preflight`).
+serving it checks (`bot.cli.preflight`), before any network call, that the org config
+loads, that the CRM source is named (there is no default: the demo CRM must never feed real
+people) and its settings are there when it syncs, that every Slack setting is there and
+the port is free; then that the database answers and holds no other CRM's records, and that
+Slack accepts the bot token (``auth.test``).
 SIGINT/SIGTERM stop it, even while Socket Mode is still trying to connect; the sender stops
 claiming, finishes the sends in flight and gives claimed-but-unsent rows back.
 """
@@ -32,7 +35,17 @@ from bot.cli.common import (
     print_config_error,
     print_error,
 )
-from bot.cli.preflight import crm_problem, database_problem, slack_auth_problem
+from bot.cli.preflight import (
+    crm_problem,
+    crm_source_problem,
+    database_problem,
+    mixed_source_problem,
+    port_problem,
+    slack_auth_problem,
+    slack_settings_problems,
+)
+from bot.db import schema_problem
+from bot.http import PortInUseError
 from bot.runtime import RuntimeOptions, start_runtime
 from bot.settings import Settings, secret_value
 from metrics.clock import SystemClock
@@ -85,19 +98,31 @@ def run(args: argparse.Namespace) -> int:
         updates["database_url"] = args.database_url
     settings = settings.model_copy(update=updates)
     try:
-        org = _org_config(settings)
+        org = load_org_config(settings.config_path)  # a bot without it would send nothing
     except ConfigError as exc:
         print_config_error(exc)
         return 2
+    source = settings.crm_source
+    problems = [crm_source_problem(source), crm_problem(settings, org, SystemClock().now())]
+    if not args.sandbox:  # the sandbox brings its own token, secret and URL
+        problems.extend(slack_settings_problems(settings))
+    problems.append(port_problem(args.host, settings.port))
+    found = [line for line in problems if line]
+    for line in found:
+        err_console.print(f"[red]cannot start:[/] {escape(line)}")
+    if found or source is None:
+        return 2
     try:
-        if problem := crm_problem(settings, org, SystemClock().now()):
-            print_error(problem)
-            return 2
-        if problem := database_problem(settings.database_url):
+        if problem := database_problem(settings.database_url) or schema_problem(
+            settings.database_url
+        ):
             print_error(problem)
             return 1
+        if problem := mixed_source_problem(settings.database_url, source):
+            err_console.print(f"[red]cannot start:[/] {escape(problem)}")
+            return 2
         return asyncio.run(_serve(settings, args, org))
-    except AppConfigError as exc:
+    except (AppConfigError, PortInUseError) as exc:
         err_console.print(f"[red]cannot start:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
@@ -105,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _scheduled_sync(settings: Settings, org: OrgConfig | None, clock: SystemClock) -> Any:
-    """The CRM pull the scheduler runs every DRUMBEAT_SYNC_MINUTES (None without a config)."""
-    if org is None:
+    """The CRM pull the scheduler runs every DRUMBEAT_SYNC_MINUTES (None without a config
+    or a CRM source)."""
+    source = settings.crm_source
+    if org is None or source is None:
         return None
 
     def sync() -> None:
@@ -114,9 +141,7 @@ def _scheduled_sync(settings: Settings, org: OrgConfig | None, clock: SystemCloc
         from metrics.pipeline import sync_and_roll_up
         from metrics.store import make_engine, make_session_factory
 
-        connector = connector_from_settings(
-            settings, org, source=settings.crm_source, now=clock.now()
-        )
+        connector = connector_from_settings(settings, org, source=source, now=clock.now())
         engine = make_engine(settings.database_url)
         try:
             result = sync_and_roll_up(
@@ -124,7 +149,7 @@ def _scheduled_sync(settings: Settings, org: OrgConfig | None, clock: SystemCloc
             )
             log.info(
                 "CRM sync %s: %s",
-                settings.crm_source,
+                source,
                 "ok" if result.sync.ok else f"failed: {result.sync.error}",
             )
         finally:
@@ -132,13 +157,6 @@ def _scheduled_sync(settings: Settings, org: OrgConfig | None, clock: SystemCloc
             engine.dispose()
 
     return sync
-
-
-def _org_config(settings: Settings) -> OrgConfig | None:
-    if not settings.config_path.exists():
-        log.warning("no org config at %s: running without it", settings.config_path)
-        return None
-    return load_org_config(settings.config_path)
 
 
 async def _serve(settings: Settings, args: argparse.Namespace, org: OrgConfig | None) -> int:
@@ -207,9 +225,14 @@ async def serve_until(
         claim_lease=args.claim_lease,
     )
     options.sync_minutes = settings.sync_minutes
-    runtime = await start_runtime(
-        settings, org, clock=clock, options=options, sync=_scheduled_sync(settings, org, clock)
-    )
+    try:
+        runtime = await start_runtime(
+            settings, org, clock=clock, options=options, sync=_scheduled_sync(settings, org, clock)
+        )
+    except BaseException:  # the port taken since the check: `run` names it
+        if sandbox is not None:
+            await sandbox.stop()
+        raise
     socket_handler = None
     try:
         if settings.slack_app_token is not None:

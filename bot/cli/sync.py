@@ -4,7 +4,8 @@ Loads settings and the org config, applies the directory (people, teams), syncs 
 source with a progress display, maps CRM owners to people, and prints a summary per object
 (new / updated / deleted / unchanged, problems, missing amounts, duration). Exit 0 when the
 sync finished, 1 when it failed part-way (what was stored stays; the next run resumes),
-2 for a configuration problem.
+2 for a configuration problem: among them no source named (there is no default) and a
+store that holds another source's records (`--add-source` adds this one on purpose).
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--full", action="store_true", help="ignore cursors, re-read all")
     parser.add_argument("--source", choices=CRM_SOURCES, help="default: DRUMBEAT_CRM_SOURCE")
+    parser.add_argument(
+        "--add-source",
+        action="store_true",
+        help="sync this source into a store that holds another's (moving to a new CRM whose "
+        "history stays in the old one: numbers then count both)",
+    )
     parser.add_argument("--config", type=Path, help="org config (default: DRUMBEAT_CONFIG)")
     parser.add_argument("--database-url", type=database_url, help="default: DRUMBEAT_DATABASE_URL")
     parser.set_defaults(handler=handle)
@@ -125,7 +132,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     cfg = load_config_or_exit(args.config, settings)
+    from bot.cli.preflight import crm_source_problem, mixed_source_problem  # it imports this
+
     source = args.source or settings.crm_source
+    if source is None:
+        print_error(f"cannot sync: {crm_source_problem(source, option='--source')}")
+        return 2
     clock = SystemClock()
     try:
         connector = connector_from_settings(settings, cfg, source=source, now=clock.now())
@@ -135,6 +147,9 @@ def handle(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
+        if not args.add_source and (problem := mixed_source_problem(settings.database_url, source)):
+            print_error(f"cannot sync: {problem}")
+            return 2
         result = _sync_with_progress(connector, factory, clock, cfg, full=args.full)
     except SQLAlchemyError as exc:
         if connection_failed(exc):

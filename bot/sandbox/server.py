@@ -17,7 +17,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from bot.sandbox import methods as m
 from bot.sandbox import methods_views as mv
 from bot.sandbox.blockkit import validate_blocks
 from bot.sandbox.limits import Faults, RateLimits
+from bot.sandbox.scopes import needed_scopes
 from bot.sandbox.state import BOT_USER_ID, SandboxState
 
 METHODS: dict[str, m.Method] = {
@@ -73,8 +74,11 @@ class SlackSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.token = token
+        # the token's OAuth scopes; None: every scope (a call lacking one: `missing_scope`)
+        self.scopes = None if scopes is None else frozenset(scopes)
         self.limits = limits or RateLimits()
         self.faults = faults or Faults()
         self.state = SandboxState(clock) if clock is not None else SandboxState()
@@ -182,6 +186,11 @@ class SlackSandbox:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self.scopes is not None:
+            missing = needed_scopes(method, self._conversation_types(method, args)) - self.scopes
+            if missing:  # Slack's answer: the scope(s) needed and the token's scopes
+                error = {"ok": False, "error": "missing_scope", "needed": ",".join(sorted(missing))}
+                return 200, {**error, "provided": ",".join(sorted(self.scopes))}, {}
         fault = self.faults.draw(method)
         if fault == "429":
             return _ratelimited(self.faults.retry_after)
@@ -215,6 +224,15 @@ class SlackSandbox:
             elif self._released is not None:
                 await self._released.wait()
         return status, body, {}
+
+    def _conversation_types(self, method: str, args: dict[str, Any]) -> list[str]:
+        """The kinds of conversation a call touches, for its scopes (`bot.sandbox.scopes`)."""
+        if method == "conversations.list":
+            return str(args.get("types") or "public_channel").split(",")
+        if method == "conversations.open" and not args.get("channel"):
+            return ["im" if "," not in str(args.get("users") or "") else "mpim"]
+        channel = self.state.channels.get(str(args.get("channel") or ""))
+        return ["im" if channel is not None and channel.is_im else "public_channel"]
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

@@ -8,6 +8,7 @@ exactly like Slack does, through `BotDriver` (signed requests to the bot's endpo
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.http import PortInUseError, port_message
 from bot.sandbox.driver import BotDriver
 from bot.sandbox.server import SlackSandbox
 from bot.sandbox.state import BOT_USER_ID
@@ -67,7 +69,14 @@ class WebUI:
         self._runner = web.AppRunner(self.app())
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # a port in use: named, nothing left open
+            await self._runner.cleanup()
+            self._runner = None
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                raise PortInUseError(port_message(host, port, exc)) from exc
+            raise
         bound = self._runner.addresses[0]
         self.url = f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{bound[1]}/"
         return self.url

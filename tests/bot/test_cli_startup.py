@@ -19,6 +19,7 @@ from bot.cli import main
 from bot.cli import run as run_command
 from bot.cli.common import safe_reason
 from bot.cli.preflight import crm_problem, slack_auth_problem
+from bot.db import upgrade
 from bot.settings import Settings
 from metrics.clock import SystemClock
 from rhythms.config import load_org_config
@@ -151,9 +152,30 @@ def test_bad_ports_and_database_urls_on_the_command_line_are_usage_errors(
     assert f"argument {argv[1]}: " in output and "secret" not in output
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def set_up_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `run` needs before it looks at the database: an org config, a CRM source, the
+    Slack settings and a free port."""
+    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("DRUMBEAT_CRM_SOURCE", "demo")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s" * 32)
+    monkeypatch.setenv("DRUMBEAT_PORT", str(free_port()))
+
+
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
-    """The settings `run` would have served with (it returns 0 instead of serving)."""
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Settings]:
+    """The settings `run` would have served with (it returns 0 instead of serving), on a
+    migrated SQLite store (`run` refuses a schema behind the code)."""
+    set_up_to_run(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    upgrade(url)
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", url)
     calls: list[Settings] = []
 
     async def serve(settings: Settings, *_: object) -> int:
@@ -167,12 +189,11 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
 def test_run_refuses_to_start_without_the_crm_token_when_it_syncs(
     served: list[Settings], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
     monkeypatch.setenv("DRUMBEAT_CRM_SOURCE", "hubspot")
     assert run_cli(["run"], capsys) == (
         2,
-        "cannot sync hubspot every 15 min: set HUBSPOT_TOKEN (a private app access token) "
-        "(or set DRUMBEAT_SYNC_MINUTES=0)\n",
+        "cannot start: cannot sync hubspot every 15 min: set HUBSPOT_TOKEN (a private app "
+        "access token) (or set DRUMBEAT_SYNC_MINUTES=0)\n",
     )
     assert served == []
     monkeypatch.setenv("DRUMBEAT_SYNC_MINUTES", "0")
@@ -238,6 +259,7 @@ def test_database_errors_hide_the_query_password(
     argv: list[str], shown: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DRUMBEAT_CONFIG", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("DRUMBEAT_CRM_SOURCE", "demo")
     monkeypatch.setenv("DRUMBEAT_DATABASE_URL", UNREACHABLE)
     code, output = run_cli(argv, capsys)
     assert code == 1
@@ -311,11 +333,15 @@ def test_log_level_comes_from_the_settings_and_v_raises_it_to_debug(
 
 
 def test_run_refuses_to_start_when_slack_refuses_the_bot_token(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """`run` asks Slack (`auth.test`) before serving: a token Slack refuses stops it with
     exit 2 and one line naming the error, never the token."""
     wrong = "xoxb-wrong-canary-token"
+    set_up_to_run(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    upgrade(url)  # a store `run` accepts, so Slack's answer is what stops it
+    monkeypatch.setenv("DRUMBEAT_DATABASE_URL", url)
     with sandbox() as sb:
         monkeypatch.setenv("SLACK_API_URL", sb.api_url)
         monkeypatch.setenv("SLACK_BOT_TOKEN", wrong)

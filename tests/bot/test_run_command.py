@@ -53,6 +53,7 @@ def test_run_sandbox_serves_healthz_and_verifies_signatures(
         PYTHONUNBUFFERED="1",
         DRUMBEAT_DATABASE_URL=db_url,
         DRUMBEAT_CONFIG=str(EXAMPLE_CONFIG),
+        DRUMBEAT_CRM_SOURCE="demo",
         SLACK_SIGNING_SECRET=SECRET,
         COLUMNS="200",
     )

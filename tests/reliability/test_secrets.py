@@ -44,6 +44,7 @@ def start(db_url: str, sb: SlackSandbox, log: Path, token: str) -> subprocess.Po
     env.update(
         DRUMBEAT_DATABASE_URL=db_url,
         DRUMBEAT_CONFIG=str(EXAMPLE_CONFIG),
+        DRUMBEAT_CRM_SOURCE="demo",
         SLACK_API_URL=sb.api_url,
         SLACK_BOT_TOKEN=token,
         SLACK_SIGNING_SECRET=SIGNING,

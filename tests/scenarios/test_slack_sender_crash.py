@@ -37,9 +37,13 @@ TOTAL = 50
 def start_bot(db_url: str, sb: SlackSandbox, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.pop("SLACK_APP_TOKEN", None)
+    config = tmp_path / "drumbeat.toml"  # no people, no rhythms: only the outbox sends
+    config.write_text('[org]\nname = "Sender crash"\ntimezone = "UTC"\n', encoding="utf-8")
     env.update(
         DRUMBEAT_DATABASE_URL=db_url,
-        DRUMBEAT_CONFIG=str(tmp_path / "absent.toml"),
+        DRUMBEAT_CONFIG=str(config),
+        DRUMBEAT_CRM_SOURCE="demo",
+        DRUMBEAT_SYNC_MINUTES="0",
         SLACK_API_URL=sb.api_url,
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
