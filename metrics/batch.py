@@ -27,6 +27,7 @@ def _by(
     defn: MetricDef,
     start: dt.date,
     end: dt.date,
+    person_id: int | None = None,
 ) -> dict[Any, dict[str, float]]:
     query = (
         select(column, MetricDaily.metric, func.sum(MetricDaily.value))
@@ -35,6 +36,8 @@ def _by(
         .where(column.in_(list(keys)))
         .group_by(column, MetricDaily.metric)
     )
+    if person_id is not None:
+        query = query.where(MetricDaily.person_id == person_id)
     sums: dict[Any, dict[str, float]] = defaultdict(dict)
     for key, metric, total in session.execute(query):
         sums[key][metric] = float(total or 0.0)
@@ -50,9 +53,17 @@ def values_by_person(
 
 
 def values_by_team(
-    session: Session, *, defn: MetricDef, team_keys: list[str], start: dt.date, end: dt.date
+    session: Session,
+    *,
+    defn: MetricDef,
+    team_keys: list[str],
+    start: dt.date,
+    end: dt.date,
+    person_id: int | None = None,
 ) -> dict[str, float | None]:
-    sums = _by(session, MetricDaily.team_key, team_keys, defn, start, end)
+    """`defn`'s value for each team over local days [start, end]: the rows filed on it
+    (everyone on it that day, manager included); with `person_id`, that person's only."""
+    sums = _by(session, MetricDaily.team_key, team_keys, defn, start, end, person_id)
     return {key: value_from_sums(defn, sums.get(key, {}))[0] for key in team_keys}
 
 

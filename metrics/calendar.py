@@ -49,6 +49,18 @@ class WorkCalendar:
             day += dt.timedelta(days=1)
         return days
 
+    def normal_working_days(self, start: dt.date, end: dt.date) -> int:
+        """Days in [start, end] inclusive on a working weekday, holidays counted as working:
+        what a week or month has without holidays (weekly/monthly targets are for that)."""
+        if end < start:
+            return 0
+        days = (end - start).days + 1
+        whole, rest = divmod(days, 7)
+        first = start.weekday()
+        return whole * len(self._weekdays) + sum(
+            1 for i in range(rest) if (first + i) % 7 in self._weekdays
+        )
+
     def previous_working_day(self, day: dt.date) -> dt.date:
         day -= dt.timedelta(days=1)
         for _ in range(366):

@@ -17,21 +17,18 @@ from typing import Any
 from sqlalchemy import Connection, func, select, true, union_all
 from sqlalchemy.orm import Session
 
-from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, MetricDef, money
 from metrics.config import MetricsConfig
 from metrics.lookup import (
     MetricValue,
     Scope,
-    catalog_for,
-    metric_value,
-    target_people_query,
+    coverage_remaining,
     team_keys,
     value_from_sums,
 )
 from metrics.models import CrmUser, Deal, MetricDaily, Person
 from metrics.store import raw_rows
-from metrics.targets import TargetMemo, person_target
+from metrics.targets import TargetMemo
 
 EVERYONE_FROM = 1000  # people, from which `PersonSums` reads everyone's rows by team
 
@@ -173,8 +170,7 @@ def pipeline_coverage(
     memo: TargetMemo | None = None,
 ) -> MetricValue:
     """`metric_value(..., metric="pipeline_coverage")` for a big team or the org: the same
-    value, with the people read as plain rows and their bookings targets shared."""
-    columns = (Person.id, Person.email, Person.role, Person.team_key)
+    value, with the people read as plain rows and their bookings targets shared (`memo`)."""
     query = select(Person.id).where(Person.active.is_(True))
     if scope.kind == "person":
         query = select(Person.id).where(Person.id == scope.key)
@@ -202,17 +198,9 @@ def pipeline_coverage(
             excluded += 1
         else:
             open_total += converted
-    bookings = catalog_for(config).get("bookings")
-    work = WorkCalendar(config.calendar)
-    memo = memo if memo is not None else {}
-    target = 0.0
-    for person in plain(session).execute(target_people_query(scope, *columns)).all():
-        t = person_target(config, work, bookings, person, start, end, memo)
-        target += t or 0.0
-    done = metric_value(
-        session, config=config, metric="bookings", scope=scope, start=start, end=end
-    ).numerator
-    remaining = max(0.0, target - done)
+    remaining = coverage_remaining(
+        session, config=config, scope=scope, start=start, end=end, memo=memo
+    )
     value = None if remaining <= 0 else open_total / remaining
     return MetricValue(
         PIPELINE_COVERAGE, "ratio", scope, start, end, value, open_total, remaining, excluded

@@ -4,8 +4,10 @@
 sums the rollup bases the metric needs over the scope and the inclusive local-day range in
 one grouped query, then divides for ratios (a ratio of sums: never an average of ratios).
 Team scope means "rows recorded while on that team" (`metric_daily.team_key`), so a rep who
-moved keeps their history with the old team. Pipeline coverage is the one metric read from
-deals (open pipeline is a snapshot, not a daily quantity).
+moved keeps their history with the old team: its value counts everyone on the team that day,
+reps and manager. Its *target* is its reps' (`target_people`; `target_runs`: for the days each
+was on it). Pipeline coverage is the one metric read from deals (open pipeline is a snapshot,
+not a daily quantity).
 
 `resolve_period("last 30d", now=..., timezone="America/Chicago")` turns the words people type
 into a `Period` of local dates.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, bindparam, func, select, union_all
@@ -25,8 +27,9 @@ from sqlalchemy.orm import Session
 from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, Catalog, MetricDef, build_catalog, money
 from metrics.config import MetricsConfig
+from metrics.directory import person_timezone, team_days
 from metrics.models import CrmUser, Deal, MetricDaily, Person
-from metrics.targets import group_target
+from metrics.targets import TargetMemo, person_target
 
 _CATALOGS: dict[int, tuple[MetricsConfig, Catalog]] = {}
 
@@ -215,12 +218,80 @@ def target_people(session: Session, scope: Scope) -> list[Person]:
     return list(session.scalars(target_people_query(scope).order_by(Person.name)))
 
 
+class TargetRun(NamedTuple):
+    """Days [first, last] of one person counted in a scope's target, under `team_key`'s
+    targets (a team scope's own, as `metrics.targets.team_target`), and their zone (pace)."""
+
+    email: str
+    role: str
+    team_key: str | None
+    timezone: str
+    first: dt.date
+    last: dt.date
+
+
+_RUN_COLUMNS = (
+    Person.id,
+    Person.email,
+    Person.role,
+    Person.team_key,
+    Person.timezone_override,
+    Person.slack_timezone,
+)
+
+
+def target_runs(
+    session: Session, scope: Scope, start: dt.date, end: dt.date, *, org_timezone: str
+) -> list[TargetRun]:
+    """Whose targets a scope's target adds up over [start, end], for which days: a team's
+    active reps for the days each was on it (`team_memberships`, `team_days`: a rep who
+    moved counts on each team for their own days, as the team's rows do); the org's active
+    reps and a person for the whole range (`target_people`)."""
+    if scope.kind == "team":
+        key = str(scope.key)
+        days = team_days(session, key, start, end)
+        ids = sorted({pid for pid, _, _ in days})
+        rows = {r.id: r for r in session.execute(select(*_RUN_COLUMNS).where(Person.id.in_(ids)))}
+        return [
+            TargetRun(r.email, r.role, key, person_timezone(r, org_timezone), first, last)
+            for pid, first, last in days
+            if (r := rows.get(pid)) is not None
+        ]
+    query = target_people_query(scope, *_RUN_COLUMNS).order_by(Person.id)
+    return [
+        TargetRun(r.email, r.role, r.team_key, person_timezone(r, org_timezone), start, end)
+        for r in session.execute(query)
+    ]
+
+
+def runs_target(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    runs: list[TargetRun],
+    memo: TargetMemo | None = None,
+) -> float | None:
+    """The target of `runs` (`target_runs`): each run's `person_target` for its days, summed
+    (a ratio: the first run's level); None when nobody has one."""
+    memo = {} if memo is None else memo
+    known = [
+        t
+        for run in runs
+        if (t := person_target(config, work, defn, run, run.first, run.last, memo)) is not None
+    ]
+    if not known:
+        return None
+    return sum(known) if defn.additive else known[0]
+
+
 def _pipeline_coverage(
     session: Session, *, config: MetricsConfig, scope: Scope, start: dt.date, end: dt.date
 ) -> MetricValue:
-    """Open pipeline ÷ (bookings target for the period − bookings so far); None (shown as
-    "n/a") when nothing remains: no target, or the target already made. The pipeline is
-    every active person's in scope, the target its reps' (`target_people`)."""
+    """Open pipeline now ÷ (bookings target for [start, end] − bookings in it so far); None
+    (shown as "n/a") when nothing remains: no target, or the target already made. A point-in-
+    time figure: [start, end] is meant to be the current period, whole (this month, not
+    month to date). The pipeline is every active person's in scope (managers too), the target
+    its reps' for their days on it (`target_runs`)."""
     ids = [p.id for p in scope_people(session, scope)]
     convert = money(config.currency)
     open_total, excluded = 0.0, 0
@@ -235,19 +306,31 @@ def _pipeline_coverage(
             excluded += 1
         else:
             open_total += converted
-    catalog = catalog_for(config)
-    bookings = catalog.get("bookings")
-    work = WorkCalendar(config.calendar)
-    people = target_people(session, scope)
-    target = group_target(config, work, bookings, people, start, end) or 0.0
-    done = metric_value(
-        session, config=config, metric="bookings", scope=scope, start=start, end=end
-    ).numerator
-    remaining = max(0.0, target - done)
+    remaining = coverage_remaining(session, config=config, scope=scope, start=start, end=end)
     value = None if remaining <= 0 else open_total / remaining
     return MetricValue(
         PIPELINE_COVERAGE, "ratio", scope, start, end, value, open_total, remaining, excluded
     )
+
+
+def coverage_remaining(
+    session: Session,
+    *,
+    config: MetricsConfig,
+    scope: Scope,
+    start: dt.date,
+    end: dt.date,
+    memo: TargetMemo | None = None,
+) -> float:
+    """What pipeline coverage divides by: the scope's bookings target for [start, end]
+    (`target_runs`) less the bookings already made in it, at least 0."""
+    bookings = catalog_for(config).get("bookings")
+    runs = target_runs(session, scope, start, end, org_timezone=config.org.timezone)
+    target = runs_target(config, WorkCalendar(config.calendar), bookings, runs, memo) or 0.0
+    done = metric_value(
+        session, config=config, metric="bookings", scope=scope, start=start, end=end
+    ).numerator
+    return max(0.0, target - done)
 
 
 _LAST_N = re.compile(r"^(?:last|past|trailing)\s*(\d+)\s*(d|days?|w|weeks?)$")

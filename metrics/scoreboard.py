@@ -2,12 +2,14 @@
 
 Plain frozen dataclasses, no Slack. The metrics engine fills them (`metrics.scoreboards`);
 rhythms turn them into Block Kit. Values are in the metric's unit (currency already in the
-reporting currency).
+reporting currency). `overall_status` is the one rule for a rep's verdict: the DM's dot,
+the team board's counts and "Needs help", the org board and the team chart all use it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,3 +61,33 @@ class PersonScoreboard:
     @property
     def with_target(self) -> int:
         return sum(1 for m in self.metrics if m.status != "none")
+
+
+def graded(board: PersonScoreboard) -> list[MetricStatus]:
+    """The metrics a rep's verdict counts: inputs with a target (else anything with one)."""
+    inputs = [m for m in board.metrics if m.kind == "input" and m.status != "none"]
+    return inputs or [m for m in board.metrics if m.status != "none"]
+
+
+_POINTS = {"green": 2, "yellow": 1}
+
+
+def overall_status(
+    board: PersonScoreboard, counted: Sequence[MetricStatus] | None = None
+) -> Status:
+    """A rep's verdict over their graded metrics (`graded`, or `counted`):
+
+    - **red** ("needs help") when any of them is red — below `org.status_yellow_at` of pace
+      with something due, the band the alerts' `turns_red` pages a manager on: 0 of 31 calls
+      due is not made up by being on pace for meetings;
+    - else **green** when the average is 1.5 points or more (green 2, yellow 1: at least half
+      of them green), **yellow** below;
+    - "none" with nothing graded.
+    """
+    counted = graded(board) if counted is None else counted
+    if not counted:
+        return "none"
+    if any(m.status == "red" for m in counted):
+        return "red"
+    points = sum(_POINTS.get(m.status, 0) for m in counted) / len(counted)
+    return "green" if points >= 1.5 else "yellow"

@@ -5,8 +5,10 @@ concerned, never raw activities; how: `metrics.scoreboard_rows`) and fill
 `metrics.scoreboard.PersonScoreboard`: the input metrics with a daily target for that person,
 in catalog (config) order, each with the day's value, target, pace at `as_of` in the person's
 zone (for count metrics the whole number due: `metrics.targets.whole_due`), status, shortfall
-and 7-day history; the streak of working days at or above every daily target; the rank in the
-team by share of pace (mean over metrics of value ÷ pace, each capped at 2×) among the
+and 7-day history; the streak of working days at or above every daily target — each day's
+those of the team the person was on that day (`metrics.memberships.team_runs`: a rep who
+moved from a team with higher targets is not credited with the days they missed); the rank
+in the team by share of pace (mean over metrics of value ÷ pace, each capped at 2×) among the
 teammates with something due — one whose local working day has not started yet (another zone,
 or before 09:00) has no pace to be measured against, so is neither ranked nor counted.
 A daily target of 0 is no target: the metric is shown without one (status "none"), out of the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -26,6 +29,7 @@ from metrics.catalog import MetricDef
 from metrics.config import MetricsConfig
 from metrics.directory import person_timezone
 from metrics.lookup import catalog_for
+from metrics.memberships import TeamRun, team_runs
 from metrics.models import Person
 from metrics.scoreboard import MetricStatus, PersonScoreboard
 from metrics.scoreboard_rows import (
@@ -38,12 +42,13 @@ from metrics.scoreboard_rows import (
     read_sums,
     team_reps,
 )
-from metrics.targets import shortfall, status_for, whole_due
+from metrics.targets import resolve_target, shortfall, status_for, whole_due
 
 HISTORY_DAYS = 7
 STREAK_LOOKBACK_DAYS = 92
 RECENT_DAYS = 21  # read first; older rows only for the people whose streak goes back further
 _CALENDARS: dict[int, tuple[MetricsConfig, WorkCalendar]] = {}
+_T = TypeVar("_T")
 
 
 def work_calendar(config: MetricsConfig) -> WorkCalendar:
@@ -158,13 +163,21 @@ def _drafts(
     catalog = catalog_for(config)
     inputs = [d for d in catalog.metrics.values() if d.kind == "input" and d.special is None]
     chosen = daily_targets(config, inputs, people)
+    oldest = day - dt.timedelta(days=STREAK_LOOKBACK_DAYS) if history else day
+    moved = _moved(config, inputs, people, team_runs(session, [p.id for p in people], oldest, day))
+    for pid, pieces in moved.items():  # the targets of the day's team
+        chosen[pid] = _picked_on(pieces, day) or []
     distinct = {id(picked): picked for picked in chosen.values()}.values()
     bases = {b for picked in distinct for defn, _ in picked for b in defn.bases}
-    oldest = day - dt.timedelta(days=STREAK_LOOKBACK_DAYS) if history else day
+    bases |= {b for p in moved.values() for _, _, x in p for defn, _ in x for b in defn.bases}
     first = max(oldest, day - dt.timedelta(days=max(RECENT_DAYS, HISTORY_DAYS) - 1))
     sums = read_sums(session, [p.id for p in people], sorted(bases), first, day)
     ctx = _Context(config, work_calendar(config), day, as_of, history, inputs, sums)
     ctx.partial_before = first if oldest < first else None
+    ctx.moved = {
+        pid: [(a, b, _checks(ctx, picked)) for a, b, picked in pieces]
+        for pid, pieces in moved.items()
+    }
     drafts = [_draft(ctx, person, chosen[person.id]) for person in people]
     longer = [d for d in drafts if d.streak < 0]
     if longer:  # streaks that reach past the recent rows: the rest of the lookback for them
@@ -177,6 +190,53 @@ def _drafts(
             day_row = sums.rows.get((pid, day), sums.empty)
             d.streak = _streak(ctx, d.person, chosen[pid], day_row)
     return drafts
+
+
+Pieces = list[tuple[dt.date, dt.date, Picked]]  # (first, last, daily targets), newest first
+Checks = list[tuple[int | None, ValueOf, float]]  # (column, reader, daily target above 0)
+
+
+def _moved(
+    config: MetricsConfig,
+    inputs: Sequence[MetricDef],
+    people: Sequence[Who],
+    runs: dict[int, list[TeamRun]],
+) -> dict[int, Pieces]:
+    """The daily targets by team run of the people who were not on their current team
+    throughout the runs' days (moved, or joined a team in them): newest run first."""
+    moved: dict[int, Pieces] = {}
+    for person in people:
+        pieces = runs.get(person.id)
+        if not pieces or (len(pieces) == 1 and pieces[0][0] == person.team_key):
+            continue
+        by_team: dict[str | None, Picked] = {}
+        for team, _, _ in pieces:
+            if team not in by_team:
+                by_team[team] = [
+                    (defn, target)
+                    for defn in inputs
+                    if (
+                        target := resolve_target(
+                            config,
+                            defn.name,
+                            "daily",
+                            email=person.email,
+                            role=person.role,
+                            team=team,
+                        )
+                    )
+                    is not None
+                ]
+        moved[person.id] = [(a, b, by_team[team]) for team, a, b in reversed(pieces)]
+    return moved
+
+
+def _picked_on(pieces: list[tuple[dt.date, dt.date, _T]], day: dt.date) -> _T | None:
+    """What the piece covering `day` holds (None: no piece does)."""
+    for first, last, picked in pieces:
+        if first <= day <= last:
+            return picked
+    return None
 
 
 class _Context:
@@ -212,6 +272,7 @@ class _Context:
         self.column = {d.name: i for d in inputs if (i := sums.column(d)) is not None}
         self._fractions: dict[str, float] = {}
         self.partial_before: dt.date | None = None  # no rows read before this day yet
+        self.moved: dict[int, list[tuple[dt.date, dt.date, Checks]]] = {}  # by team run
 
     def fraction(self, zone: str) -> float:
         """The share of `day` due at `as_of` in `zone` (1 for a past day, 0 for a future one)."""
@@ -278,19 +339,27 @@ def _out_of_office(person: Who, day: dt.date) -> bool:
     return start is not None and start <= day and (until is None or day <= until)
 
 
+def _checks(ctx: _Context, metrics: Picked) -> Checks:
+    """What a day must meet: each metric's column or reader and its daily target above 0."""
+    return [
+        (ctx.column.get(d.name), ctx.read[d.name], target) for d, target in metrics if target > 0
+    ]
+
+
 def _streak(ctx: _Context, person: Who, metrics: Picked, day_row: Row) -> int:
     """Working days in a row at or above every daily target: completed days before `day`,
     plus `day` itself once it is already met. Non-working and out-of-office days are skipped.
-    -1: not known from the rows read so far (it reaches `ctx.partial_before`). Targets of 0
-    are no targets: without any other, there is no streak."""
-    checks = [
-        (ctx.column.get(d.name), ctx.read[d.name], target) for d, target in metrics if target > 0
-    ]
+    Each day is held to the targets of the team the person was on that day; a day without
+    any ends the streak. -1: not known from the rows read so far (it reaches
+    `ctx.partial_before`). Targets of 0 are no targets: without any other, there is no
+    streak."""
+    checks = _checks(ctx, metrics)
     if not checks:
         return 0
     streak = 1 if ctx.working and _met(day_row, checks) else 0
     away = person.out_of_office_from is not None
     pid = person.id
+    pieces = ctx.moved.get(pid)
     get, empty = ctx.sums.rows.get, ctx.sums.empty
     partial = ctx.partial_before
     for past, working in ctx.past:
@@ -298,13 +367,14 @@ def _streak(ctx: _Context, person: Who, metrics: Picked, day_row: Row) -> int:
             continue
         if partial is not None and past < partial:
             return -1
-        if not _met(get((pid, past), empty), checks):
+        on = checks if pieces is None else _picked_on(pieces, past)
+        if not on or not _met(get((pid, past), empty), on):
             break
         streak += 1
     return streak
 
 
-def _met(row: Row, checks: list[tuple[int | None, ValueOf, float]]) -> bool:
+def _met(row: Row, checks: Checks) -> bool:
     """Every metric of `checks` (column or reader, daily target) at or above its target."""
     for column, read, target in checks:
         value = row[column] if column is not None else read(row)

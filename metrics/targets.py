@@ -3,10 +3,16 @@
 Precedence, per period (daily / weekly / monthly) independently: the person's override
 (`people[].targets`), else the metric's target for the person's team key (reps only: a team's
 target is its reps' — `team_target` — so a manager on the team is not held to a rep's), else
-for the person's role. A target over an arbitrary date range uses an explicit weekly/monthly target
-when the range is exactly that ISO week / calendar month, else sums a per-working-day share:
-the daily target, else the weekly target ÷ the week's working days, else the monthly target
-÷ the month's working days. Ratio metrics (win rate...) have level targets: never scaled.
+for the person's role. Every target is for working days: a weekly target is for a week of
+the calendar's working weekdays, a monthly one for the month's working weekdays, and a
+holiday takes its share off. A target over a date range uses an explicit weekly/monthly
+target when the range is exactly that ISO week / calendar month, scaled by its working days ÷
+its normal working days (`WorkCalendar.normal_working_days`: holidays counted as working);
+else it sums a share per working day: the daily target, else the weekly target ÷ the
+week's normal working days, else the monthly target ÷ the month's normal working days.
+Ratio metrics (win rate...) have level targets: never scaled.
+
+A person's target follows the team they were on each day: `metrics.memberships`.
 
 Pace: the part of a target due by an instant. For a day it is the target × the share of the
 working hours elapsed in the person's zone (`WorkCalendar.day_fraction_elapsed`); a past day
@@ -29,7 +35,8 @@ from metrics.config import MetricsConfig, OrgSettings, PersonConfig, TargetSet
 from metrics.scoreboard import Status
 
 # Range targets shared across calls: ("group", team, role, metric, start, end) or
-# ("person", email, metric, start, end) -> target
+# ("person", email, metric, start, end) -> target, as summed (`_range_target`: not yet kept
+# to 9 decimals, so that groups add the members' exact shares)
 TargetMemo = dict[tuple[object, ...], float | None]
 _MISSING: Any = object()
 
@@ -117,6 +124,33 @@ def target_for_range(
     team: str | None,
 ) -> float | None:
     """The target for [start, end] (inclusive) for one person, or None without targets."""
+    return _kept(
+        metric,
+        _range_target(config, work, metric, start, end, email=email, role=role, team=team),
+    )
+
+
+def _kept(metric: MetricDef, target: float | None) -> float | None:
+    """A target as shown and graded: an additive one kept to 9 decimals. Daily shares add
+    up with binary rounding (ten days of 0.9 make 9.000000000000002, and a rep with exactly
+    9 would show yellow)."""
+    if target is None or not metric.additive:
+        return target
+    return round(target, TARGET_DECIMALS)
+
+
+def _range_target(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    metric: MetricDef,
+    start: dt.date,
+    end: dt.date,
+    *,
+    email: str | None,
+    role: str | None,
+    team: str | None,
+) -> float | None:
+    """`target_for_range` before it is kept to 9 decimals."""
     found = {
         period: resolve_target(config, metric.name, period, email=email, role=role, team=team)
         for period in PERIODS
@@ -129,33 +163,42 @@ def target_for_range(
         return found["daily"] if work.is_working_day(start) else 0.0
     monday = start - dt.timedelta(days=start.weekday())
     if found["weekly"] is not None and start == monday and end == monday + dt.timedelta(days=6):
-        return found["weekly"]
+        return _scaled(work, found["weekly"], start, end)
     total = 0.0
     segment = start
-    while segment <= end:  # month by month: whole months use the monthly target as is
+    while segment <= end:  # month by month: whole months use the monthly target, scaled
         month_end = segment.replace(day=_calendar.monthrange(segment.year, segment.month)[1])
         last = min(end, month_end)
         if found["monthly"] is not None and segment.day == 1 and last == month_end:
-            total += found["monthly"]
+            total += _scaled(work, found["monthly"], segment, last)
         else:
             total += sum(_daily_share(work, day, found) for day in work.working_days(segment, last))
         segment = last + dt.timedelta(days=1)
-    # Daily shares add up with binary rounding (ten days of 0.9 make 9.000000000000002,
-    # and a rep with exactly 9 would show yellow): targets are kept to 9 decimals.
-    return round(total, TARGET_DECIMALS)
+    return total
+
+
+def _scaled(work: WorkCalendar, target: float, first: dt.date, last: dt.date) -> float:
+    """A weekly or monthly target for its whole week or month [first, last]: × its working
+    days ÷ its normal working days (Thanksgiving week with the Friday off too: 3 of 5, so
+    250 calls are 150)."""
+    normal = work.normal_working_days(first, last)
+    working = len(work.working_days(first, last))
+    return target if working == normal else target * working / normal
 
 
 def _daily_share(work: WorkCalendar, day: dt.date, found: dict[PeriodKind, float | None]) -> float:
+    """A working day's share: the daily target, else the weekly ÷ the week's normal working
+    days, else the monthly ÷ the month's (holidays have no share, so none grows)."""
     if found["daily"] is not None:
         return found["daily"]
     if found["weekly"] is not None:
         monday = day - dt.timedelta(days=day.weekday())
-        days = len(work.working_days(monday, monday + dt.timedelta(days=6)))
+        days = work.normal_working_days(monday, monday + dt.timedelta(days=6))
         return found["weekly"] / days if days else 0.0
     assert found["monthly"] is not None
     first = day.replace(day=1)
     last = day.replace(day=_calendar.monthrange(day.year, day.month)[1])
-    days = len(work.working_days(first, last))
+    days = work.normal_working_days(first, last)
     return found["monthly"] / days if days else 0.0
 
 
@@ -267,10 +310,10 @@ def team_target(
         if first > last:
             continue
         on_team = _OnTeam(member.email, member.role, team_key)
-        t = person_target(config, work, defn, on_team, first, last, memo)
+        t = exact_person_target(config, work, defn, on_team, first, last, memo)
         if t is not None:
             known.append(t)
-    return _group_of(defn, known)
+    return group_of(defn, known)
 
 
 @dataclass(frozen=True)
@@ -291,6 +334,19 @@ def person_target(
 ) -> float | None:
     """`target_for_range` for one person (anything with `email`, `role`, `team_key`),
     computed once per (team, role, range) for everyone without a personal target."""
+    return _kept(defn, exact_person_target(config, work, defn, person, start, end, memo))
+
+
+def exact_person_target(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    person: Any,
+    start: dt.date,
+    end: dt.date,
+    memo: TargetMemo,
+) -> float | None:
+    """`person_target` before it is kept to 9 decimals: what groups add up (`group_of`)."""
     email = person.email
     key: tuple[object, ...]
     if email and email.lower() in personal_target_emails(config, defn.name):
@@ -298,7 +354,7 @@ def person_target(
     else:
         key = ("group", person.team_key, person.role, defn.name, start, end)
     if key not in memo:
-        memo[key] = target_for_range(
+        memo[key] = _range_target(
             config,
             work,
             defn,
@@ -320,11 +376,23 @@ def group_target_memo(
     end: dt.date,
     memo: TargetMemo,
 ) -> float | None:
-    """`group_target` sharing `memo` across calls (`person_target`): the same sum, in the
-    same order.
+    """`group_target` sharing `memo` across calls (`person_target`): the same sum."""
+    return group_of(defn, exact_member_targets(config, work, defn, people, start, end, memo))
 
-    People without a personal target are looked up by (team, role) straight in `memo` (the
-    inlined fast path of `person_target`: a team of 3,000 is 3,000 dict reads)."""
+
+def exact_member_targets(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    people: Iterable[Any],
+    start: dt.date,
+    end: dt.date,
+    memo: TargetMemo,
+) -> list[float]:
+    """The `exact_person_target` of each of `people` who has one, in order (what `group_of`
+    adds up). People without a personal target are looked up by (team, role) straight in
+    `memo` (the inlined fast path of `person_target`: a team of 3,000 is 3,000 dict
+    reads)."""
     overrides = personal_target_emails(config, defn.name)
     known: list[float] = []
     for p in people:
@@ -335,15 +403,19 @@ def group_target_memo(
                 if t is not None:
                     known.append(t)
                 continue
-        t = person_target(config, work, defn, p, start, end, memo)
+        t = exact_person_target(config, work, defn, p, start, end, memo)
         if t is not None:
             known.append(t)
-    return _group_of(defn, known)
+    return known
 
 
-def _group_of(defn: MetricDef, known: list[float]) -> float | None:
-    """A group's target from its members' (None: nobody has one): their sum for an
-    additive metric; for a ratio, the first member's (ratios do not add)."""
+def group_of(defn: MetricDef, known: list[float]) -> float | None:
+    """A group's target from its members' exact targets (`exact_person_target`; None:
+    nobody has one): for an additive metric their sum, then kept to 9 decimals (members
+    each kept first would be off by up to
+    half a billionth apiece: 3 × 114545.454545455 + 2 × 38181.818181818 is
+    420000.000000001, and a team that made exactly 420k a hair short); for a ratio, the
+    first member's (ratios do not add)."""
     if not known:
         return None
-    return sum(known) if defn.additive else known[0]
+    return round(math.fsum(known), TARGET_DECIMALS) if defn.additive else known[0]

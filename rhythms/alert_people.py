@@ -10,7 +10,7 @@ marked inactive, as the ORM lookups did before.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
@@ -47,13 +47,18 @@ class Directory:
         return [m for m in self.everyone if m.active]
 
 
-def load_directory(session: Session, *, org_timezone: str) -> Directory:
-    """Every person as a `Member` (one column select, no ORM objects)."""
-    zone = func.coalesce(
+def _zone(org_timezone: str) -> Any:
+    """`person_timezone` in SQL: the first non-empty of override, Slack profile, org."""
+    return func.coalesce(
         func.nullif(Person.timezone_override, ""),
         func.nullif(Person.slack_timezone, ""),
         literal(org_timezone),
-    )  # `person_timezone`: the first non-empty of override, Slack profile, org
+    )
+
+
+def load_directory(session: Session, *, org_timezone: str) -> Directory:
+    """Every person as a `Member` (one column select, no ORM objects)."""
+    zone = _zone(org_timezone)
     query = select(
         Person.id,
         Person.email,
@@ -73,3 +78,33 @@ def load_directory(session: Session, *, org_timezone: str) -> Directory:
         {m.email: m for m in members if m.email},
         tuple(m for m in members if m.active and m.role == "exec"),
     )
+
+
+def subject_zones(
+    session: Session, *, org_timezone: str, subjects: dict[str, frozenset[str]]
+) -> dict[str, tuple[str, ...]]:
+    """The zones each alert subject lives in (`alert_rules.zones_of`), without loading the
+    directory: subject key -> the roles whose people make up a team or the org. A person's
+    own zone; a team's or the org's, its active people's of those roles; the org zone when
+    nobody is found."""
+    zone = _zone(org_timezone)
+    ids = {int(k[7:]) for k in subjects if k.startswith("person:") and k[7:].isdigit()}
+    teams = {k[5:] for k in subjects if k.startswith("team:")}
+    found: dict[str, set[str]] = {k: set() for k in subjects}
+    db = plain(session)
+    if ids:
+        for pid, z in db.execute(select(Person.id, zone).where(Person.id.in_(ids))):
+            found[f"person:{pid}"].add(z)
+    if teams:
+        rows = db.execute(
+            select(Person.team_key, Person.role, zone)
+            .where(Person.active.is_(True), Person.team_key.in_(teams))
+            .distinct()
+        )
+        for team, role, z in rows:
+            if role in subjects[f"team:{team}"]:
+                found[f"team:{team}"].add(z)
+    if "org" in subjects:
+        rows = db.execute(select(Person.role, zone).where(Person.active.is_(True)).distinct())
+        found["org"].update(z for role, z in rows if role in subjects["org"])
+    return {k: tuple(sorted(zs)) or (org_timezone,) for k, zs in found.items()}

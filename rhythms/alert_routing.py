@@ -2,8 +2,9 @@
 
 Routes (`cro`, `manager`, `person`, `channel:#x`) resolve against the tick's `Directory`
 (plain rows, no query per subject); escalation adds the manager after N red days and the CRO
-after 2N. One message per recipient per firing (or per subject when the rule does not group),
-held until the end of the recipient's quiet hours, written with `alert_outbox.enqueue_many`.
+after 2N, and tells them why (`rhythms.alert_wording.escalation_note`). One message per
+recipient per firing (or per subject when the rule does not group), held until the end of
+the recipient's quiet hours, written with `alert_outbox.enqueue_many`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rhythms.alert_outbox import Outgoing, enqueue_many
 from rhythms.alert_people import Directory, Member
 from rhythms.alert_rules import Seen, Subject
 from rhythms.alert_state import Transition
+from rhythms.alert_wording import escalation_note, next_step
 from rhythms.config import AlertRuleConfig, OrgConfig
 
 RHYTHM = "alerts"
@@ -59,14 +61,26 @@ def recipients(
     red_days: int,
 ) -> list[tuple[str, str]]:
     """(recipient id, time zone) for a subject: routes, plus escalation after red days."""
-    routes = list(rule.route)
+    return [(who, zone) for who, zone, _ in routed(directory, config, rule, subject, red_days)]
+
+
+def routed(
+    directory: Directory,
+    config: OrgConfig,
+    rule: AlertRuleConfig,
+    subject: Subject,
+    red_days: int,
+) -> list[tuple[str, str, str | None]]:
+    """(recipient id, time zone, escalated as "manager"/"cro" or None when a configured
+    route reaches them) for a subject."""
+    routes: list[tuple[str, str | None]] = [(r, None) for r in rule.route]
     n = rule.escalate_after_red_days
     if n is not None and red_days >= n:
-        routes.append("manager")
+        routes.append(("manager", "manager"))
     if n is not None and red_days >= 2 * n:
-        routes.append("cro")
-    out: dict[str, str] = {}
-    for route in routes:
+        routes.append(("cro", "cro"))
+    out: dict[str, tuple[str, str | None]] = {}
+    for route, escalated in routes:
         people: list[Member] = []
         if route == "person" and subject.person is not None:
             people = [subject.person]
@@ -75,11 +89,11 @@ def recipients(
         elif route == "cro":
             people = list(directory.execs)
         elif route.startswith("channel:"):
-            out.setdefault(route.removeprefix("channel:"), config.org.timezone)
+            out.setdefault(route.removeprefix("channel:"), (config.org.timezone, None))
         for p in people:
             if p.slack_user_id:
-                out.setdefault(p.slack_user_id, p.timezone)
-    return sorted(out.items())
+                out.setdefault(p.slack_user_id, (p.timezone, escalated))
+    return sorted((who, zone, escalated) for who, (zone, escalated) in out.items())
 
 
 def managers(directory: Directory, config: OrgConfig, subject: Subject) -> list[Member]:
@@ -120,30 +134,63 @@ def notify(
 ) -> int:
     """One grouped message per recipient (or one per subject when the rule does not group)."""
     heading, label, unit = title(config, rule)
-    by_recipient: dict[tuple[str, str], list[Seen]] = defaultdict(list)
+    by_recipient: dict[tuple[str, str], list[tuple[Seen, str | None]]] = defaultdict(list)
     for item, t in fired:
         if t.snoozed_until is not None and t.snoozed_until > now:
             continue  # snoozed: the firing is recorded, nobody is pinged
-        for target in recipients(directory, config, rule, item.subject, item.red_days):
-            by_recipient[target].append(item)
+        for who, zone, escalated in routed(directory, config, rule, item.subject, item.red_days):
+            by_recipient[(who, zone)].append((item, escalated))
     held: dict[str, dt.datetime | None] = {}  # per zone, not per recipient
     items: list[Outgoing] = []
+    step = next_step(rule.condition)
     for (recipient, zone), seen in by_recipient.items():
         if zone not in held:
             held[zone] = quiet_until(rule, zone, now)
+        ordered = sorted(seen, key=lambda pair: pair[0].subject.name)
         lines = [
-            AlertLine(i.subject.key, i.subject.name, i.obs.value, i.threshold, i.trend)
-            for i in sorted(seen, key=lambda i: i.subject.name)
+            AlertLine(
+                i.subject.key,
+                i.subject.name,
+                i.obs.value,
+                "",
+                i.trend,
+                detail=i.detail,
+                red_days=i.red_days if rule.escalate_after_red_days is not None else 0,
+            )
+            for i, _ in ordered
         ]
+        how = {i.subject.key: (i, escalated) for i, escalated in ordered}
         parts = [("fire", lines)] if rule.group else [(_part(ln.subject), [ln]) for ln in lines]
         for part, part_lines in parts:
-            group = AlertGroup(rule.name, rule.severity, heading, label, unit, tuple(part_lines))
+            group = AlertGroup(
+                rule.name,
+                rule.severity,
+                heading,
+                label,
+                unit,
+                tuple(part_lines),
+                step=step,
+                why=_why(rule, [how[ln.subject] for ln in part_lines]),
+            )
             text, blocks = alert_message(group)
             payload = {"text": text, "blocks": blocks, "alert": {"group": group_json(group)}}
             items.append(Outgoing(recipient, part, payload, held[zone]))
     period = fire_period(rule.name, now)
     enqueue_many(session, rhythm=RHYTHM, period_key=period, items=items, now=now)
     return len(items)
+
+
+def _why(rule: AlertRuleConfig, lines: list[tuple[Seen, str | None]]) -> str:
+    """Why a recipient brought in by escalation gets these lines ("" when a configured
+    route reaches them for every line)."""
+    escalated = [(item.subject.name, item.red_days, how) for item, how in lines if how]
+    if not escalated or rule.escalate_after_red_days is None:
+        return ""
+    return escalation_note(
+        [(name, days) for name, days, _ in escalated],
+        route="cro" if any(how == "cro" for *_, how in escalated) else "manager",
+        after=rule.escalate_after_red_days,
+    )
 
 
 def _part(subject: str) -> str:
@@ -157,6 +204,8 @@ def group_json(group: AlertGroup) -> dict[str, Any]:
         "title": group.title,
         "metric_label": group.metric_label,
         "unit": group.unit,
+        "step": group.step,
+        "why": group.why,
         "lines": [
             {
                 "subject": ln.subject,
@@ -164,6 +213,8 @@ def group_json(group: AlertGroup) -> dict[str, Any]:
                 "value": ln.value,
                 "threshold": ln.threshold,
                 "trend": list(ln.trend),
+                "detail": ln.detail,
+                "red_days": ln.red_days,
             }
             for ln in group.lines
         ],

@@ -6,6 +6,11 @@ local time and working hours are worked out once per zone, targets once per (tea
 (`metrics.group_values`), and team totals are summed by the database. Conditions carry
 hysteresis: a value must get `HYSTERESIS` past the threshold to clear, so a number hovering at
 the edge does not flap.
+
+A team or the org has no zone of its own: its pace is its people's paces added up, each in
+their own zone at that instant (`metrics.group_pace`), and it is in working hours while any
+of its people is. `turns_red` judges nobody before `TURNS_RED_FROM` of their working day
+has passed: with two calls due, one call decides the colour.
 """
 
 from __future__ import annotations
@@ -20,26 +25,23 @@ from sqlalchemy.orm import Session
 from metrics.batch import daily_series_by_person, values_by_team
 from metrics.calendar import WorkCalendar
 from metrics.catalog import PIPELINE_COVERAGE, MetricDef
+from metrics.group_pace import group_pace
 from metrics.group_values import (
     PersonSums,
     daily_totals,
     pipeline_coverage,
     team_daily_totals,
 )
-from metrics.lookup import Scope, catalog_for, metric_value
+from metrics.lookup import Scope, TargetRun, catalog_for, metric_value
 from metrics.scoreboards import work_calendar
-from metrics.targets import (
-    TargetMemo,
-    expected_by,
-    group_target_memo,
-    person_target,
-    status_for,
-)
+from metrics.targets import TargetMemo, group_target_memo, status_for
+from rhythms import alert_wording as wording
 from rhythms.alert_people import Directory, Member, load_directory
 from rhythms.alert_state import Observation
 from rhythms.config import AlertRuleConfig, OrgConfig
 
 HYSTERESIS = 0.05
+TURNS_RED_FROM = 0.2  # share of the working day elapsed before `turns_red` judges anyone
 
 
 class Subject(NamedTuple):
@@ -56,9 +58,17 @@ class Subject(NamedTuple):
 class Seen(NamedTuple):
     subject: Subject
     obs: Observation
-    threshold: str  # human text for the message
+    detail: str  # what the message says: "12 calls of 25 due by now (48%), 13 short — …"
     trend: tuple[float, ...] = ()
     red_days: int = 0
+
+
+def zones_of(subject: Subject) -> tuple[str, ...]:
+    """The zones a subject lives in: a person's own; a team's or the org's, its people's
+    (its own, the org zone, when it has nobody)."""
+    if subject.person is not None or not subject.members:
+        return (subject.timezone,)
+    return tuple(sorted({m.timezone for m in subject.members}))
 
 
 def subjects_for(
@@ -110,25 +120,6 @@ def subjects_for(
     return [Subject("org", config.org.name, org_tz, members=tuple(members))]
 
 
-def _target(
-    config: OrgConfig,
-    work: WorkCalendar,
-    defn: MetricDef,
-    subject: Subject,
-    day: dt.date,
-    memo: TargetMemo,
-) -> float | None:
-    """The subject's target for `day` (`metrics.targets.group_target` of its members). People
-    without a personal override share one computation per (team, role) through `memo`, so a
-    rule over 10,000 reps computes a handful."""
-    if len(subject.members) == 1:
-        return person_target(config, work, defn, subject.members[0], day, day, memo)
-    key: tuple[object, ...] = ("subject", subject.key, defn.name, day)
-    if key not in memo:
-        memo[key] = group_target_memo(config, work, defn, subject.members, day, day, memo)
-    return memo[key]
-
-
 def in_working_hours(work: WorkCalendar, local: dt.datetime) -> bool:
     return 0.0 < work.day_fraction_elapsed(local) < 1.0
 
@@ -142,18 +133,28 @@ def observe(
     now: dt.datetime,
     memo: TargetMemo | None = None,
     sums: PersonSums | None = None,
+    only_zones: frozenset[str] | None = None,
 ) -> list[Seen]:
-    """Observations for every subject in working time (others are left out: no change).
+    """Observations for every subject in working time (others are left out: no change); with
+    `only_zones`, only the subjects living in one of them (the zones whose check is due).
 
     Local time, working hours and pace are per zone, not per subject. `memo` holds targets
     and pace for this rule at this instant; `sums` may be shared by the rules of one tick."""
     work = work_calendar(config)
     defn = catalog_for(config).get(rule.metric)
-    zones = {zone: now.astimezone(ZoneInfo(zone)) for zone in {s.timezone for s in subjects}}
+    lives = {s.key: zones_of(s) for s in subjects}
+    every = {s.timezone for s in subjects} | {z for zs in lives.values() for z in zs}
+    zones = {zone: now.astimezone(ZoneInfo(zone)) for zone in every}
     open_ = {zone: in_working_hours(work, local) for zone, local in zones.items()}
-    active = [s for s in subjects if not rule.working_hours_only or open_[s.timezone]]
+    active = [
+        s
+        for s in subjects
+        if (only_zones is None or not only_zones.isdisjoint(lives[s.key]))
+        and (not rule.working_hours_only or any(open_[z] for z in lives[s.key]))
+    ]
     values = _values_today(session, config, defn, active, zones, sums or PersonSums())
     memo = memo if memo is not None else {}
+    shares = {zone: work.day_fraction_elapsed(local) for zone, local in zones.items()}
     return [
         _condition(
             session,
@@ -165,6 +166,7 @@ def observe(
             zones[subject.timezone],
             values.get(subject.key),
             memo,
+            max(shares[z] for z in lives[subject.key]),
         )
         for subject in active
     ]
@@ -230,8 +232,21 @@ def _values_today(
     return out
 
 
-def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:,.1f}"
+def _pace(
+    config: OrgConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    subject: Subject,
+    local: dt.datetime,
+    memo: TargetMemo,
+) -> float | None:
+    """The subject's pace now: its people's paces, each for their own today in their own
+    zone (`metrics.group_pace`, one-day runs); for a person, theirs."""
+    runs = []
+    for m in subject.members:
+        today = local.astimezone(ZoneInfo(m.timezone)).date()
+        runs.append(TargetRun(m.email, m.role, m.team_key, m.timezone, today, today))
+    return group_pace(config, work, defn, runs, now=local, memo=memo).pace
 
 
 def _condition(
@@ -244,52 +259,64 @@ def _condition(
     local: dt.datetime,
     value: float | None,
     memo: TargetMemo,
+    day_share: float,
 ) -> Seen:
     v = rule.value if rule.value is not None else 0.0
-    day = local.date()
+    currency = config.currency.reporting
     if value is None:
         return Seen(subject, Observation(False, False, None), "no data")
     cond = rule.condition
-    if cond in ("below", "coverage_below"):
+    limit = wording.amount(v, defn, currency)
+    if cond == "coverage_below":
         return Seen(
             subject,
             Observation(value < v, value >= v * (1 + HYSTERESIS) + 1e-9, value),
-            _num(v) + ("×" if cond == "coverage_below" else ""),
+            wording.coverage_line(value, v),
+        )
+    if cond == "below":
+        return Seen(
+            subject,
+            Observation(value < v, value >= v * (1 + HYSTERESIS) + 1e-9, value),
+            wording.value_line(value, defn, currency, alert=f"alert below {limit}"),
         )
     if cond == "above":
-        return Seen(subject, Observation(value > v, value <= v * (1 - HYSTERESIS), value), _num(v))
+        return Seen(
+            subject,
+            Observation(value > v, value <= v * (1 - HYSTERESIS), value),
+            wording.value_line(value, defn, currency, alert=f"alert above {limit}"),
+        )
     if cond == "no_activity_by":
         assert rule.by_time is not None
         due = local.time() >= rule.by_time
         return Seen(
             subject,
             Observation(due and value <= 0, (not due) or value > 0, value),
-            f"none by {rule.by_time:%H:%M}",
+            wording.none_by_line(defn, rule.by_time),
         )
-    target = _target(config, work, defn, subject, day, memo)
-    # Per zone and target, not per subject (a memo is for one rule at one instant). Not
-    # keyed by `local`: aware datetimes of one instant in two zones compare equal.
-    pace_key: tuple[object, ...] = ("pace", defn.name, target, subject.timezone)
-    if pace_key not in memo:
-        memo[pace_key] = expected_by(target, defn, work=work, start=day, end=day, local_now=local)
-    expected = memo[pace_key]
+    if cond == "drop_vs_trailing_pct":
+        return _drop(session, work, rule, defn, subject, local, value, currency)
+    expected = _pace(config, work, defn, subject, local, memo)
     if cond == "below_pace_pct":
         if not expected:
-            return Seen(subject, Observation(False, True, value), "no pace yet")
+            return Seen(subject, Observation(False, True, value), "nothing due yet")
         ratio = value / expected
         return Seen(
             subject,
             Observation(ratio < v, ratio >= v + HYSTERESIS, value),
-            f"{v:.0%} of pace ({_num(expected * v)})",
+            wording.pace_line(value, expected, defn, currency, alert=f"alert below {v:.0%}"),
         )
-    if cond == "drop_vs_trailing_pct":
-        return _drop(session, work, rule, defn, subject, local, value)
-    # turns_red: red breaches, only green clears (yellow is the hysteresis band)
+    # turns_red: red breaches, only green clears (yellow is the hysteresis band); nobody is
+    # judged before TURNS_RED_FROM of the day (a day's first calls are noise)
+    if expected is None:
+        return Seen(subject, Observation(False, False, value), "no target")
+    if day_share < TURNS_RED_FROM:
+        return Seen(subject, Observation(False, False, value), "too early in the day to judge")
     status = status_for(value, expected, config.org, higher_is_better=defn.higher_is_better)
+    red_below = f"red below {config.org.status_yellow_at:.0%} of pace"
     return Seen(
         subject,
         Observation(status == "red", status == "green", value),
-        f"pace {_num(expected or 0)}",
+        wording.pace_line(value, expected, defn, currency, alert=red_below),
     )
 
 
@@ -301,6 +328,7 @@ def _drop(
     subject: Subject,
     local: dt.datetime,
     value: float,
+    currency: str,
 ) -> Seen:
     v = rule.value or 0.0
     day = local.date()
@@ -321,11 +349,11 @@ def _drop(
     fraction = work.day_fraction_elapsed(local)
     expected = average * fraction
     if expected <= 0:
-        return Seen(subject, Observation(False, True, value), "no baseline")
+        return Seen(subject, Observation(False, True, value), "no baseline yet")
     return Seen(
         subject,
         Observation(value < expected * (1 - v), value >= expected * (1 - v + HYSTERESIS), value),
-        f"{v:.0%} below {rule.trailing_days}-day avg ({_num(expected)})",
+        wording.drop_line(value, expected, defn, currency, drop=v, days=rule.trailing_days),
         trend=tuple(working[-7:]),
     )
 

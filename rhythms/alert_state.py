@@ -1,12 +1,18 @@
 """The alert state machine for one (rule, subject), and its race-safe persistence.
 
-States: ``ok → pending → firing → resolved → ok``.
+States: ``ok → pending → firing → resolved → ok``, and ``expired`` / ``stopped``.
 
 - A breach moves ``ok`` to ``pending``; still breached after the rule's grace period it
   becomes ``firing`` and emits ``fire`` (once: no re-alert while firing).
 - A clear while ``pending`` goes back to ``ok`` silently; while ``firing`` it becomes
   ``resolved`` and emits ``resolve`` (the bot updates the original message, no new ping).
-- ``resolved`` holds for the cooldown: a breach inside it does not fire again.
+- Cooldown (after a resolve): a new breach inside it is a new episode only once it has
+  held for the grace period *and* until the next evaluation (``pending`` first, whatever the
+  grace); cleared meanwhile it goes back to ``resolved``. So a value flipping at every
+  evaluation pings once, and a real relapse pings one evaluation later, not hours later.
+- A firing ends with its subject's working day (``expired``) or when alerts are switched
+  off or its rule is gone (``stopped``), emitting ``expire`` (`rhythms.alert_expiry`):
+  nothing shows an alert firing that nobody evaluates any more. Both rest like ``ok``.
 - Hysteresis: the evaluator says ``breached``/``cleared`` separately; a value between the
   two (hovering at a band edge) keeps the current state, so it does not flap.
 
@@ -28,8 +34,9 @@ from metrics.group_values import plain
 from metrics.store import insert_ignore
 from rhythms.models import AlertEvent, AlertState
 
-State = Literal["ok", "pending", "firing", "resolved"]
-Emit = Literal["fire", "resolve"]
+State = Literal["ok", "pending", "firing", "resolved", "expired", "stopped"]
+Emit = Literal["fire", "resolve", "expire"]
+ENDED: tuple[State, ...] = ("expired", "stopped")  # rest like "ok"
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,12 @@ def advance(
 ) -> tuple[Snapshot, Emit | None]:
     """The next state and what to tell people (pure)."""
     state = snap.state
-    if state == "resolved" and snap.cooldown_until is not None and now < snap.cooldown_until:
+    cooling = snap.cooldown_until is not None and now < snap.cooldown_until
+    if state == "resolved" and cooling:
+        if obs.breached:  # a relapse: confirmed at a later evaluation before it pings
+            return replace(snap, state="pending", since=now), None
         return snap, None
-    if state == "resolved":
+    if state in ("resolved", *ENDED):
         state = "ok"
         snap = replace(snap, state="ok", since=now)
     if state == "ok":
@@ -73,8 +83,8 @@ def advance(
         return replace(snap, state="pending", since=now), None
     if state == "pending":
         if obs.cleared or not obs.breached:
-            return replace(snap, state="ok", since=now), None
-        if now - snap.since >= grace:
+            return replace(snap, state="resolved" if cooling else "ok", since=now), None
+        if now - snap.since >= grace and now > snap.since:
             return replace(snap, state="firing", since=now, fired_at=now, resolved_at=None), "fire"
         return snap, None
     # firing
@@ -90,6 +100,8 @@ _STATES: dict[str, State] = {
     "pending": "pending",
     "firing": "firing",
     "resolved": "resolved",
+    "expired": "expired",
+    "stopped": "stopped",
 }
 
 
@@ -279,6 +291,63 @@ def transition_many(
             "at": now,
             "actor": None,
             "detail": {"value": t.value},
+        }
+        for t in out
+        if t.emit is not None
+    ]
+    if events:
+        session.connection().execute(insert(AlertEvent), events)
+    return out
+
+
+def end_states(
+    session: Session, *, rule: str, ends: dict[str, tuple[State, str]], now: dt.datetime
+) -> list[Transition]:
+    """End the `firing` or `pending` state of these subjects: subject -> (``expired`` or
+    ``stopped``, the reason for the log). A firing emits ``expire`` (its messages are
+    rewritten by the caller); a pending one ends silently. Compare-and-set per row, as
+    `transition_many`: a row changed meanwhile by someone else is left to them."""
+    if not ends:
+        return []
+    query = select(*_LOADED, AlertState.last_value).where(
+        AlertState.rule == rule,
+        AlertState.subject.in_(sorted(ends)),
+        AlertState.state.in_(("firing", "pending")),
+    )
+    rows = plain(session).execute(query).all()
+    planned: dict[str, Transition] = {}
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        state, _reason = ends[row.subject]
+        emit: Emit | None = "expire" if row.state == "firing" else None
+        batch.append(
+            {
+                "rule": rule,
+                "subject": row.subject,
+                "state": state,
+                "since": now,
+                "fired_at": row.fired_at,
+                "resolved_at": row.resolved_at,
+                "cooldown_until": None,
+                "last_value": row.last_value,
+                "last_evaluated_at": now,
+                "red_days": row.red_days,
+                "version": row.version + 1,
+            }
+        )
+        planned[row.subject] = Transition(
+            rule, row.subject, emit, state, row.last_value, row.delivery_id, None, row.fired_at
+        )
+    written = _compare_and_set(session, batch, fires=False)
+    out = [t for subject, t in planned.items() if subject in written]
+    events = [
+        {
+            "rule": rule,
+            "subject": t.subject,
+            "event": t.emit,
+            "at": now,
+            "actor": None,
+            "detail": {"value": t.value, "reason": ends[t.subject][1]},
         }
         for t in out
         if t.emit is not None

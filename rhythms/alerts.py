@@ -1,34 +1,48 @@
 """Threshold alerts: evaluate rules on their cadence, route firings, keep messages current.
 
-One evaluation of a rule per slot (`every_minutes`), claimed as a rhythm run keyed
-``alerts:RULE`` + slot, so several replicas never evaluate the same slot twice; on top of
-that each subject's transition is compare-and-set (`rhythms.alert_state`). Firings of one
-slot are grouped into one message per recipient. A recipient in quiet hours gets the message
-held (`not_before` = the end of their quiet hours), delivered once. Resolutions and
+A rule is checked at the `alerts` rhythm's firings, at most once every `every_minutes` per
+zone (`rhythms.alert_schedule`); each check is claimed as a rhythm run ``alerts:RULE`` +
+firing, so several replicas never check the same firing twice; on top of that each
+subject's transition is compare-and-set (`rhythms.alert_state`). Before the rules, firings
+whose day is over (or whose rule is gone) end (`rhythms.alert_expiry`). Firings of one check
+are grouped into one message per recipient. A recipient in quiet hours gets the message
+held (`not_before` = the end of their quiet hours), delivered once. Resolutions, endings and
 acknowledgements rewrite the original message (or, if it is still held, its payload).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from metrics.group_values import PersonSums, plain
+from metrics.config import Role
+from metrics.group_values import PersonSums
+from metrics.scoreboards import work_calendar
 from rhythms import runs
+from rhythms.alert_expiry import end_stale
 from rhythms.alert_gc import cycle_collection_paused
-from rhythms.alert_messages import AlertGroup, AlertLine, alert_message
-from rhythms.alert_outbox import Outgoing, enqueue_many
-from rhythms.alert_people import Directory, load_directory
+from rhythms.alert_people import Directory, load_directory, subject_zones
+from rhythms.alert_refresh import refresh_messages
 from rhythms.alert_routing import RHYTHM, fire_period, notify, quiet_until
-from rhythms.alert_rules import Seen, observe, red_days_for, subjects_for
-from rhythms.alert_state import Transition, transition_many
+from rhythms.alert_rules import Seen, Subject, observe, red_days_for, subjects_for
+from rhythms.alert_schedule import (
+    Check,
+    alerts_rhythms,
+    due_checks,
+    latest_firings,
+    slot_key,
+)
+from rhythms.alert_state import Transition, acknowledge, snooze, transition_many
 from rhythms.config import AlertRuleConfig, OrgConfig
 from rhythms.models import AlertState, Delivery
+
+ROLES = frozenset(get_args(Role))  # every role: where anyone lives
 
 __all__ = [
     "RHYTHM",
@@ -43,12 +57,6 @@ __all__ = [
 ]
 
 
-def slot_key(rule: AlertRuleConfig, now: dt.datetime) -> str:
-    minutes = int(now.timestamp() // 60)
-    start = minutes - minutes % rule.every_minutes
-    return dt.datetime.fromtimestamp(start * 60, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
 @dataclass
 class RuleResult:
     rule: str
@@ -56,16 +64,18 @@ class RuleResult:
     fired: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     deliveries: int = 0
-    skipped: bool = False  # another replica had this slot
+    skipped: bool = False  # no check due now, or another replica took it
 
 
 def evaluate_rules(
     session: Session, *, config: OrgConfig, now: dt.datetime, replica: str = "local"
 ) -> list[RuleResult]:
-    """Evaluate every enabled rule whose slot is due and not yet taken. Caller commits.
+    """End the firings whose day is over, then check every enabled rule that is due at
+    `now` and not yet taken (`rhythms.alert_schedule`). Caller commits.
 
     The cyclic garbage collector is paused meanwhile (`rhythms.alert_gc`)."""
     with cycle_collection_paused():
+        end_stale(session, config=config, now=now)
         return _evaluate_due(session, config=config, now=now, replica=replica)
 
 
@@ -75,31 +85,60 @@ def _evaluate_due(
     results = []
     directory: Directory | None = None  # read once, shared by every rule due
     sums = PersonSums()  # rollup reads, shared by the rules of this tick
+    rhythms = alerts_rhythms(session, config)
+    latest = None  # no `alerts` rhythm: each rule on its own slots
+    if rhythms is not None:
+        zones = _zones(session, config)
+        latest = latest_firings(rhythms, zones=zones, work=work_calendar(config), now=now)
     for rule in config.alerts:
         if not rule.enabled:
             continue
-        slot = slot_key(rule, now)
-        run = runs.plan(session, rhythm=f"{RHYTHM}:{rule.name}", period_key=slot, scheduled_for=now)
-        if run is None or not runs.claim(
-            session, run_id=run.id, replica=replica, now=now, lease=dt.timedelta(minutes=10)
-        ):
+        checks = due_checks(session, rule=rule, latest=latest, now=now)
+        won: list[tuple[Check, int]] = []
+        for check in checks:
+            run = runs.plan(
+                session,
+                rhythm=f"{RHYTHM}:{rule.name}",
+                period_key=check.period_key,
+                scheduled_for=check.at,
+            )
+            if run is not None and runs.claim(
+                session, run_id=run.id, replica=replica, now=now, lease=dt.timedelta(minutes=10)
+            ):
+                won.append((check, run.id))
+        if not won:
             results.append(RuleResult(rule.name, skipped=True))
             continue
         if directory is None:
             directory = load_directory(session, org_timezone=config.org.timezone)
+        covered = [c.zones for c, _ in won]
+        only = None if None in covered else frozenset().union(*(z for z in covered if z))
         result = evaluate_rule(
-            session, config=config, rule=rule, now=now, directory=directory, sums=sums
-        )
-        runs.finish(
             session,
-            run_id=run.id,
-            replica=replica,
+            config=config,
+            rule=rule,
             now=now,
-            status=runs.DONE,
-            deliveries=result.deliveries,
+            directory=directory,
+            sums=sums,
+            only_zones=only,
         )
+        for _, run_id in won:
+            runs.finish(
+                session,
+                run_id=run_id,
+                replica=replica,
+                now=now,
+                status=runs.DONE,
+                deliveries=result.deliveries,
+            )
         results.append(result)
     return results
+
+
+def _zones(session: Session, config: OrgConfig) -> set[str]:
+    """The zones active people live in, and the org's (teams with nobody live there)."""
+    found = subject_zones(session, org_timezone=config.org.timezone, subjects={"org": ROLES})
+    return {config.org.timezone, *found["org"]}
 
 
 def evaluate_rule(
@@ -110,7 +149,9 @@ def evaluate_rule(
     now: dt.datetime,
     directory: Directory | None = None,
     sums: PersonSums | None = None,
+    only_zones: frozenset[str] | None = None,
 ) -> RuleResult:
+    """Check one rule now (for the subjects living in `only_zones`, or everyone)."""
     result = RuleResult(rule.name)
     if directory is None:
         directory = load_directory(session, org_timezone=config.org.timezone)
@@ -123,6 +164,7 @@ def evaluate_rule(
         now=now,
         memo=memo,
         sums=sums,
+        only_zones=only_zones,
     )
     result.evaluated = len(seen)
     by_subject = {item.subject.key: item for item in seen}
@@ -145,14 +187,14 @@ def evaluate_rule(
             if t.fired_at is not None:
                 resolved_firings.add(t.fired_at)
     if fired and rule.escalate_after_red_days is not None:
-        days = red_days_for(
-            session,
-            config=config,
-            rule=rule,
-            day=now.date(),
-            subjects=[item.subject for item, _ in fired],
-            memo=memo,
-        )
+        by_day: dict[dt.date, list[Subject]] = defaultdict(list)  # each subject's own today
+        for item, _ in fired:
+            by_day[now.astimezone(ZoneInfo(item.subject.timezone)).date()].append(item.subject)
+        days: dict[str, int] = {}
+        for day, subjects in by_day.items():
+            days |= red_days_for(
+                session, config=config, rule=rule, day=day, subjects=subjects, memo=memo
+            )
         fired = [(item._replace(red_days=days.get(item.subject.key, 0)), t) for item, t in fired]
     if fired:
         result.deliveries += notify(
@@ -163,70 +205,6 @@ def evaluate_rule(
             session, config=config, rule=rule.name, fired_at=fired_at, now=now
         )
     return result
-
-
-def _group_from_json(data: dict[str, Any], states: dict[str, Any]) -> AlertGroup:
-    lines = []
-    for ln in data["lines"]:
-        state = states.get(ln["subject"])
-        lines.append(
-            AlertLine(
-                ln["subject"],
-                ln["name"],
-                ln["value"],
-                ln["threshold"],
-                tuple(ln["trend"]),
-                state="resolved" if state is not None and state.state != "firing" else "firing",
-                acked_by=state.acked_by if state is not None else None,
-            )
-        )
-    return AlertGroup(
-        data["rule"],
-        data["severity"],
-        data["title"],
-        data["metric_label"],
-        data["unit"],
-        tuple(lines),
-    )
-
-
-def refresh_messages(
-    session: Session, *, config: OrgConfig, rule: str, fired_at: dt.datetime, now: dt.datetime
-) -> int:
-    """Rewrite every message of the firing at `fired_at` from the subjects' current state."""
-    period = fire_period(rule, fired_at)
-    originals = session.scalars(
-        select(Delivery).where(
-            Delivery.rhythm == RHYTHM,
-            Delivery.period_key == period,
-            Delivery.part.startswith("fire"),
-        )
-    ).all()
-    groups = [(o, (o.payload.get("alert") or {}).get("group")) for o in originals]
-    subjects = sorted({ln["subject"] for _, data in groups if data for ln in data["lines"]})
-    states = {
-        row.subject: row
-        for row in plain(session)
-        .execute(
-            select(AlertState.subject, AlertState.state, AlertState.acked_by).where(
-                AlertState.rule == rule, AlertState.subject.in_(subjects)
-            )
-        )
-        .all()
-    }  # one read for every message of the firing
-    updates: list[Outgoing] = []
-    for original, data in groups:
-        if not data:
-            continue
-        text, blocks = alert_message(_group_from_json(data, states))
-        if original.status == "pending":  # still held (quiet hours): send the current truth
-            original.payload = {**original.payload, "text": text, "blocks": blocks}
-            continue
-        part = f"u{original.id}:{now:%Y%m%dT%H%M%S.%f}"[:32]  # one update per message
-        payload = {"text": text, "blocks": blocks}
-        updates.append(Outgoing(original.recipient, part, payload, None, "update", original.id))
-    enqueue_many(session, rhythm=RHYTHM, period_key=period, items=updates, now=now)
-    return len(updates)
 
 
 def _message_delivery(session: Session, *, channel: str, ts: str) -> Delivery | None:
@@ -256,8 +234,6 @@ def act_on_message(
     `action` is "ack", "snooze_1h" or "snooze_today" (until the end of the user's day).
     Returns a short confirmation for the person who clicked.
     """
-    from rhythms.alert_state import acknowledge, snooze
-
     delivery = _message_delivery(session, channel=channel, ts=ts)
     data = ((delivery.payload.get("alert") or {}).get("group") if delivery else None) or {}
     if delivery is None or not data:
@@ -265,10 +241,14 @@ def act_on_message(
     rule = str(data["rule"])
     subjects = [ln["subject"] for ln in data["lines"]]
     changed = 0
-    if action == "ack":
-        changed = sum(
-            acknowledge(session, rule=rule, subject=s, by=user, now=now) for s in subjects
-        )
+    if action == "ack":  # this firing's subjects: not a later firing of the same subject
+        rows = session.execute(
+            select(AlertState.subject, AlertState.fired_at).where(
+                AlertState.rule == rule, AlertState.subject.in_(subjects)
+            )
+        ).all()
+        ours = [s for s, fired in rows if fired and fire_period(rule, fired) == delivery.period_key]
+        changed = sum(acknowledge(session, rule=rule, subject=s, by=user, now=now) for s in ours)
         reply = (
             f"Acknowledged {changed} alert(s)." if changed else "Already acknowledged or resolved."
         )

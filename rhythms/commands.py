@@ -1,5 +1,6 @@
 """`/drumbeat` subcommands as services: help, rhythms, alerts, whoami, targets, sync-status,
-and for admins `rhythm on|off|time NAME [CRON]` and `resync`; plus `/velocity`.
+and for admins `rhythm on|off NAME [TEAM]`, `rhythm time NAME "CRON"`
+(`rhythms.switchboard_commands`) and `resync`; plus `/velocity`.
 
 Each returns a `Reply` (text + blocks, ephemeral by default); nothing here calls Slack.
 """
@@ -7,9 +8,6 @@ Each returns a `Reply` (text + blocks, ephemeral by default); nothing here calls
 from __future__ import annotations
 
 import datetime as dt
-import shlex
-from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -20,37 +18,28 @@ from metrics.lookup import Scope, catalog_for
 from metrics.models import CrmUser, Person, SyncRun
 from metrics.targets import resolve_target
 from metrics.velocity import velocity_trend
+from rhythms.alert_expiry import firing_now
 from rhythms.alert_labels import rule_label, subject_names
 from rhythms.blocks import context, fmt_number, header, section
+from rhythms.command_args import command_words
 from rhythms.config import OrgConfig
 from rhythms.control_tower import LEVERS, lever_split
 from rhythms.metric_answer import STALE_AFTER, Refused
 from rhythms.metric_query import config_team_words, find_team
-from rhythms.models import AlertState
 from rhythms.permissions import alert_concerns, can_view_org, can_view_team, is_admin
-from rhythms.switchboard import rhythm_states, set_rhythm, usage
+from rhythms.reply import Reply
+from rhythms.reply import text_reply as _text
+from rhythms.switchboard_commands import rhythm_admin, rhythms_reply
 
 HELP = """*Drumbeat* — your team's operating rhythms in Slack.
 • `/metric NAME [@person|team|org] [period] [vs last period] [chart]` — any number, e.g. \
 `/metric meetings @dana last week`; `/metric list` for the catalog
-• `/scoreboard [@person|team]` — today's scoreboard, on demand
+• `/scoreboard [@person|team|org]` — today's scoreboard, on demand (leaders: their teams')
 • `/maple` — write or edit this week's MAPLE update
 • `/velocity [team]` — revenue velocity, its acceleration and which lever moved
 • `/drumbeat rhythms | alerts | whoami | targets | sync-status`
-• Admins: `/drumbeat rhythm on|off NAME`, `/drumbeat rhythm time NAME "30 17 * * mon-fri"`, \
-`/drumbeat resync`"""
-
-
-@dataclass
-class Reply:
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    public: bool = False
-    start_sync: bool = False  # the bot should start a CRM sync in the background
-
-
-def _text(text: str) -> Reply:
-    return Reply(text, [section(text)])
+• Admins: `/drumbeat rhythm on|off NAME [TEAM]`, \
+`/drumbeat rhythm time NAME "30 17 * * mon-fri"`, `/drumbeat resync`"""
 
 
 def drumbeat_command(
@@ -63,7 +52,7 @@ def drumbeat_command(
     now: dt.datetime,
 ) -> Reply:
     try:
-        words = shlex.split(text)
+        words = command_words(text)
     except ValueError:
         return _text("I couldn't read that (an unclosed quote?). " + HELP)
     sub = words[0].lower() if words else "help"
@@ -80,7 +69,7 @@ def drumbeat_command(
     if sub == "rhythms":
         return rhythms_reply(session, config=config, now=now, zone=zone)
     if sub == "alerts":
-        return alerts_reply(session, config=config, viewer=viewer)
+        return alerts_reply(session, config=config, viewer=viewer, now=now, zone=zone)
     if sub == "targets":
         return targets_reply(config=config, viewer=viewer)
     if sub in ("sync-status", "sync"):
@@ -124,98 +113,33 @@ def whoami(
     return _text("\n".join(lines))
 
 
-def rhythms_reply(session: Session, *, config: OrgConfig, now: dt.datetime, zone: str) -> Reply:
-    used = usage(session, since=now - dt.timedelta(days=30))
-    lines = []
-    for s in rhythm_states(session, config=config, now=now, zone=zone):
-        state = "🟢 on" if s.enabled else "⚪ off"
-        nxt = f"next {s.next_run:%a %b %-d %H:%M}" if s.next_run else "not scheduled"
-        u = used.get(s.name)
-        use = (
-            f"{u.sent} sent, {u.interactions} interactions by {u.people} people"
-            if u
-            else "no use in 30 days"
-        )
-        who = f" · changed by <@{s.changed_by}>" if s.changed_by else ""
-        lines.append(f"{state} *{s.name}* `{s.schedule}` · {nxt} · {use}{who}")
-    return Reply(
-        "Rhythms",
-        [
-            header("Rhythms"),
-            section("\n".join(lines) or "none configured"),
-            context(f"Times in {zone}. Usage over the last 30 days."),
-        ],
-    )
-
-
-def rhythm_admin(
-    session: Session,
-    *,
-    config: OrgConfig,
-    viewer: Person,
-    args: list[str],
-    now: dt.datetime,
-    zone: str,
+def alerts_reply(
+    session: Session, *, config: OrgConfig, viewer: Person, now: dt.datetime, zone: str
 ) -> Reply:
-    usage_text = 'Use `/drumbeat rhythm on|off NAME` or `/drumbeat rhythm time NAME "CRON"`.'
-    if len(args) < 2:
-        return _text(usage_text)
-    action, name = args[0].lower(), args[1]
-    try:
-        if action in ("on", "off"):
-            state = set_rhythm(
-                session,
-                config=config,
-                name=name,
-                actor=viewer.slack_user_id or viewer.email,
-                now=now,
-                enabled=action == "on",
-            )
-        elif action == "time" and len(args) == 3:
-            state = set_rhythm(
-                session,
-                config=config,
-                name=name,
-                actor=viewer.slack_user_id or viewer.email,
-                now=now,
-                schedule=args[2],
-            )
-        else:
-            return _text(usage_text)
-    except ValueError as exc:
-        return _text(f"Not changed: {exc}")
-    verb = "on" if state.enabled else "off"
-    return Reply(
-        f"{name} is {verb}",
-        [
-            section(
-                f"*{name}* is now *{verb}* · `{state.schedule}` ({state.timezone})"
-                + (
-                    f" · next {state.next_run.astimezone(ZoneInfo(zone)):%a %H:%M}"
-                    if state.next_run
-                    else ""
-                )
-            )
-        ],
-        public=False,
-    )
-
-
-def alerts_reply(session: Session, *, config: OrgConfig, viewer: Person) -> Reply:
-    rows = session.scalars(
-        select(AlertState).where(AlertState.state == "firing").order_by(AlertState.fired_at.desc())
-    ).all()
-    mine = [r for r in rows if alert_concerns(r.subject, viewer)]
+    """The alerts firing now that concern `viewer` (as the App Home lists them: ended ones
+    left out before the next heartbeat ends them), times in the viewer's zone."""
+    rows = firing_now(session, config=config, now=now)
+    mine = [r for r in rows if alert_concerns(r.subject, viewer, config)]
     if not mine:
         return _text("No alerts firing that concern you. 🎉")
     shown = mine[:30]
     names = subject_names(session, config, {r.subject for r in shown})
+    local = ZoneInfo(zone)
+
+    def since(at: dt.datetime | None) -> str:
+        if at is None:
+            return "now"
+        aware = at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # stored in UTC
+        return f"{aware.astimezone(local):%a %H:%M %Z}"
+
     lines = [
         f"• {rule_label(config, r.rule)} · {names.get(r.subject, r.subject)}"
-        f" · since {r.fired_at:%a %H:%M} UTC"
-        + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
+        f" · since {since(r.fired_at)}" + (f" · acked by <@{r.acked_by}>" if r.acked_by else "")
         for r in shown
     ]
+    more = len(mine) - len(shown)
+    if more:
+        lines.append(f"…and {more} more")
     return Reply("Alerts", [header("Alerts firing"), section("\n".join(lines))])
 
 

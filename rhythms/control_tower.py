@@ -2,13 +2,19 @@
 what changed since yesterday, coaching flags, and the one or two things needing attention.
 
 `control_tower(session, config=..., day=..., now=...)` computes a `Tower` (numbers only);
-`tower_message(tower)` composes Block Kit; `tower_chart(tower)` renders team inputs vs pace.
+`tower_message(tower)` composes Block Kit; `tower_chart(tower, org)` renders team inputs vs pace.
 Everything comes from the metrics engine; no number is computed here that it does not own,
 except the lever decomposition, which splits velocity's log change into its four factors:
 ln(V₂/V₁) = ln(O₂/O₁) + ln(W₂/W₁) + ln(S₂/S₁) − ln(C₂/C₁) — and names the factor that moved it
 most *in the direction it went* (`main_lever`) — and a team's share of input pace: the mean
 over its inputs with a target of value ÷ pace, each capped at 2× (as the scoreboard's team
 rank), so calls, emails and pipeline dollars weigh alike instead of dollars swamping counts.
+
+A team's numbers are as `/metric` gives them: its value counts everyone on it that day
+(manager included), its target its reps' for the days each was on it
+(`metrics.lookup.target_runs`), its pace each rep's in their own zone
+(`metrics.group_pace`); coverage is open pipeline now over what is left of the current
+month's bookings target (`pipeline_coverage`).
 """
 
 from __future__ import annotations
@@ -21,10 +27,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from metrics.batch import values_by_person
-from metrics.lookup import Scope, catalog_for, metric_value, target_people
-from metrics.models import Person
+from metrics.group_pace import group_pace
+from metrics.lookup import (
+    Scope,
+    catalog_for,
+    metric_value,
+    runs_target,
+    target_people,
+    target_runs,
+)
 from metrics.scoreboards import work_calendar
-from metrics.targets import TargetMemo, expected_by, group_target, person_target, status_for
+from metrics.targets import TargetMemo, person_target, status_for
 from metrics.velocity import Velocity, revenue_velocity
 from rhythms.config import OrgConfig
 
@@ -40,14 +53,15 @@ class TeamLine:
     # status, unit
     input_share: float | None  # mean of value ÷ pace (each capped at 2×) over paced inputs
     bookings_mtd: float
-    bookings_target: float | None
-    coverage: float | None
+    bookings_target: float | None  # the month of the tower's day
+    coverage: float | None  # now, of the current month (`Tower.coverage_month`)
     velocity: Velocity
     velocity_before: Velocity
     lever: str | None  # the factor that moved velocity most its way, week over week
     lever_change: float | None  # that factor's log contribution (same sign as the change)
     calls_yesterday: float
     calls_day_before: float
+    coverage_target: float | None = None  # the current month's bookings target
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class Tower:
     org_velocity_before: Velocity
     currency: str
     notes: tuple[str, ...] = field(default=())
+    coverage_month: dt.date | None = None  # first day of coverage's month: now's, not `day`'s
 
 
 def lever_split(before: Velocity, after: Velocity) -> dict[str, float] | None:
@@ -100,28 +115,29 @@ def main_lever(split: dict[str, float] | None) -> tuple[str, float] | None:
     return name, split[name]
 
 
-def _members(session: Session, team_key: str) -> list[Person]:
-    return target_people(session, Scope.team(team_key))
-
-
 def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.datetime) -> Tower:
-    """The tower for the working day `day` (yesterday's full numbers on a morning run)."""
+    """The tower for the working day `day` (yesterday's full numbers on a morning run);
+    coverage as of `now`, for the month it falls in."""
     work = work_calendar(config)
     catalog = catalog_for(config)
-    local_now = now.astimezone(ZoneInfo(config.org.timezone))
+    org_tz = config.org.timezone
+    local_now = now.astimezone(ZoneInfo(org_tz))
     month_start = day.replace(day=1)
+    cover_start = local_now.date().replace(day=1)
+    memo: TargetMemo = {}
     week_end, week_start = day, day - dt.timedelta(days=6)
     prev_end, prev_start = week_start - dt.timedelta(days=1), week_start - dt.timedelta(days=7)
     before_day = work.previous_working_day(day)
     input_defs = [d for d in catalog.metrics.values() if d.kind == "input" and d.additive]
     lines = []
+    bookings = catalog.get("bookings")
     for team in config.teams:
-        members = _members(session, team.key)
         scope = Scope.team(team.key)
+        runs = target_runs(session, scope, day, day, org_timezone=org_tz)
         inputs = []
         shares: list[float] = []
         for defn in input_defs:
-            target = group_target(config, work, defn, members, day, day)
+            target, pace = group_pace(config, work, defn, runs, now=now, memo=memo)
             if target is None:
                 continue
             value = (
@@ -130,15 +146,20 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                 ).value
                 or 0.0
             )
-            pace = expected_by(target, defn, work=work, start=day, end=day, local_now=local_now)
             status = status_for(value, pace, config.org)
             inputs.append((defn.label, value, pace, status, defn.unit))
             if pace:
                 shares.append(min(value / pace, 2.0))
-        bookings = catalog.get("bookings")
-        bookings_target = group_target(
-            config, work, bookings, members, month_start, _month_end(month_start)
+        month = target_runs(
+            session, scope, month_start, _month_end(month_start), org_timezone=org_tz
         )
+        bookings_target = runs_target(config, work, bookings, month, memo)
+        cover_target = bookings_target
+        if cover_start != month_start:  # the tower of last month's last day
+            current = target_runs(
+                session, scope, cover_start, _month_end(cover_start), org_timezone=org_tz
+            )
+            cover_target = runs_target(config, work, bookings, current, memo)
         now_v = revenue_velocity(
             session, config=config, scope=scope, start=week_start, end=week_end
         )
@@ -168,8 +189,8 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                     config=config,
                     metric="pipeline_coverage",
                     scope=scope,
-                    start=month_start,
-                    end=_month_end(month_start),
+                    start=cover_start,
+                    end=_month_end(cover_start),
                 ).value,
                 now_v,
                 before_v,
@@ -177,6 +198,7 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
                 lever[1] if lever else None,
                 _value(session, config, "calls", scope, day) if calls else 0.0,
                 _value(session, config, "calls", scope, before_day) if calls else 0.0,
+                cover_target,
             )
         )
     flags = coaching_flags(session, config=config, start=week_start, end=week_end)
@@ -194,6 +216,7 @@ def control_tower(session: Session, *, config: OrgConfig, day: dt.date, now: dt.
         org_now,
         org_before,
         config.currency.reporting,
+        coverage_month=cover_start,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from metrics.charts import renderer
+from metrics.config import OrgSettings
 from rhythms.blocks import (
     actions,
     button,
@@ -40,6 +41,9 @@ def _velocity_text(label: str, now_v: Any, before_v: Any, currency: str) -> str:
 
 def tower_message(tower: Tower) -> dict[str, Any]:
     cur = tower.currency
+    month = tower.coverage_month
+    # coverage is of the month we are in: named when the tower's day was in another
+    cover = f"Coverage ({month:%b})" if month and month != tower.day.replace(day=1) else "Coverage"
     blocks: list[dict[str, Any]] = [header(f"Control tower · {tower.day:%a %b %-d}")]
     if tower.attention:
         blocks.append(section("*Needs attention*\n" + "\n".join(f"• {a}" for a in tower.attention)))
@@ -59,10 +63,11 @@ def tower_message(tower: Tower) -> dict[str, Any]:
         )
         items.append(f"*Bookings MTD*\n{fmt_number(line.bookings_mtd, 'currency', cur)}{target}")
         if line.coverage is not None:
-            items.append(f"*Coverage*\n{line.coverage:.1f}×")
+            items.append(f"*{cover}*\n{line.coverage:.1f}×")
         else:  # nothing left to cover: no target, or the month's target already made
-            why = "target met" if line.bookings_target else "no bookings target"
-            items.append(f"*Coverage*\nn/a ({why})")
+            target_now = line.coverage_target if month else line.bookings_target
+            why = "target met" if target_now else "no bookings target"
+            items.append(f"*{cover}*\nn/a ({why})")
         blocks.append(fields(items[:10]))
         velocity = _velocity_text("Team", line.velocity, line.velocity_before, cur)
         if line.lever and line.lever_change is not None:
@@ -98,19 +103,18 @@ def tower_message(tower: Tower) -> dict[str, Any]:
     }
 
 
-def tower_chart(tower: Tower) -> bytes | None:
-    """Team inputs as a share of pace (100% = on pace), coloured by status."""
+def tower_chart(tower: Tower, org: OrgSettings) -> bytes | None:
+    """Team inputs as a share of pace (100% = on pace), coloured in the org's status bands."""
     paced = [ln for ln in tower.teams if ln.input_share is not None]
     if not paced:
         return None
-    shares = [round((ln.input_share or 0) * 100, 1) for ln in paced]
-    statuses = ["green" if s >= 100 else "yellow" if s >= 80 else "red" for s in shares]
     return renderer().team_bars(
-        "Team inputs vs pace (%)",
+        f"Team inputs vs pace · {tower.day:%a %b} {tower.day.day}",
         [ln.team_name for ln in paced],
-        shares,
-        targets=[100.0] * len(paced),
-        statuses=statuses,
+        [ln.input_share or 0.0 for ln in paced],
+        targets=[1.0] * len(paced),
+        bands=org,
+        unit="percent",
     )
 
 
@@ -119,7 +123,7 @@ def control_tower_spec() -> RhythmSpec:
         day = ctx.calendar.previous_working_day(ctx.local_day)
         tower = control_tower(ctx.session, config=ctx.config, day=day, now=ctx.now)
         payload = tower_message(tower)
-        png = tower_chart(tower)
+        png = tower_chart(tower, ctx.config.org)
         targets = [r.slack_user_id for r in recipients if r.slack_user_id]
         if ctx.rhythm.channel:
             targets.append(ctx.rhythm.channel)
@@ -135,7 +139,7 @@ def control_tower_spec() -> RhythmSpec:
                         thread_part="main",
                         payload={
                             "filename": f"control-tower-{day}.png",
-                            "title": "Team inputs vs pace",
+                            "title": f"Team inputs vs pace, {day:%b} {day.day}",
                             "content_base64": base64.b64encode(png).decode(),
                         },
                     )

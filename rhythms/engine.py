@@ -4,6 +4,8 @@
 1. **Plan**: for each enabled rhythm (switchboard overrides applied) and zone it serves, the
    unrecorded cron firings since that zone's last run become ``planned`` rows if late by at
    most `grace_minutes`, else ``skipped`` (as are non-working days when `working_days_only`).
+   Catch-up sends once: of the due firings only the latest is planned; the earlier ones, and
+   runs planned before it but never executed, are ``skipped`` as superseded.
 2. **Execute** each claimable run (planned, or running with an expired lease): claim it, then
    in one transaction resolve the zone's audience minus people out of office, compose, mark
    it ``done`` and write its deliveries (`delivery_batch.enqueue_all`). A crash before that
@@ -42,8 +44,15 @@ from rhythms.registry import (
     RunContext,
     default_registry,
 )
-from rhythms.schedule import Firing, classify, delivery_key, firings, parse_period_key
-from rhythms.switchboard import effective
+from rhythms.schedule import (
+    Firing,
+    classify,
+    delivery_key,
+    firings,
+    latest_only,
+    parse_period_key,
+)
+from rhythms.switchboard import RhythmInEffect, effective, switched_off_teams
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +105,7 @@ class RhythmEngine:
         self.zone_ttl = dt.timedelta(minutes=10)
         # a run executed near the end of its grace window still gets this long to fan out
         self.min_send_window = dt.timedelta(minutes=30)
-        self._zone_cache: dict[tuple[str, str | None], tuple[dt.datetime, frozenset[str]]] = {}
+        self._zone_cache: dict[tuple[str, str, str | None], tuple[dt.datetime, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ the job
     def tick(self) -> TickReport:
@@ -149,6 +158,18 @@ class RhythmEngine:
                         note=note,
                         now=now,
                     )
+                    if row is not None and plan_status == runs.PLANNED:
+                        # a run planned earlier but never executed (the process died) is
+                        # stale now: only this, the latest, firing is sent
+                        skipped += runs.supersede(
+                            session,
+                            rhythm=name,
+                            zone=firing.zone,
+                            before=firing.at,
+                            now=now,
+                            lease=self.lease,
+                            note=_superseded_note(None, firing),
+                        )
                     if row is not None:
                         planned += plan_status == runs.PLANNED
                         skipped += plan_status == runs.SKIPPED
@@ -229,7 +250,8 @@ class RhythmEngine:
         if rhythm.timezone != "recipient":
             return {rhythm.timezone}
         now = self.clock.now()
-        cache_key = (rhythm.audience.model_dump_json(), rhythm.channel)
+        named = rhythm.name if isinstance(rhythm, RhythmInEffect) else ""  # per-team switches
+        cache_key = (named, rhythm.audience.model_dump_json(), rhythm.channel)
         cached = self._zone_cache.get(cache_key)
         if cached is not None and now - cached[0] < self.zone_ttl:
             return set(cached[1])
@@ -267,13 +289,21 @@ class RhythmEngine:
                         f"beyond the {rhythm.grace_minutes} min grace window",
                     )
                 )
+            sendable: list[Firing] = []
             for firing in plan.due:
                 day = firing.local.date()
                 if rhythm.working_days_only and not self.calendar.is_working_day(day):
                     reason = self.calendar.holiday_name(day) or "weekend"
                     records.append((runs.SKIPPED, firing, f"not a working day ({reason})"))
                 else:
-                    records.append((runs.PLANNED, firing, None))
+                    sendable.append(firing)
+            # Catch-up sends once: the latest due firing; the earlier ones are superseded.
+            newest, superseded = latest_only(sendable)
+            for firing in superseded:
+                assert newest is not None
+                records.append((runs.SKIPPED, firing, _superseded_note(firing, newest)))
+            if newest is not None:
+                records.append((runs.PLANNED, newest, None))
         return records
 
     def context(
@@ -296,6 +326,7 @@ class RhythmEngine:
             local=local,
             now=now,
             calendar=self.calendar,
+            teams_off=switched_off_teams(session, rhythm),
         )
 
     def _execute_claimed(self, session: Session, run: RhythmRun, now: dt.datetime) -> RunOutcome:
@@ -405,3 +436,12 @@ class RhythmEngine:
                 )
             session.commit()
         return RunOutcome(run_id, key, runs.FAILED if ok else "lost", 0, error)
+
+
+def _superseded_note(firing: Firing | None, latest: Firing) -> str:
+    """Why a missed firing was not sent: a later one, sent instead, caught it up."""
+    due = f"due {firing.local:%a %H:%M %Z}, " if firing is not None else ""
+    return (
+        f"superseded: {due}missed and caught up by the later firing of "
+        f"{latest.local:%a %d %b %H:%M %Z} ({latest.period_key}); catch-up sends only the latest"
+    )

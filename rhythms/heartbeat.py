@@ -2,7 +2,10 @@
 
 1. the rhythm engine's tick (scoreboards, MAPLE prompts, control tower, review, game plan);
 2. MAPLE follow-ups (reminders, the digest at the deadline, emergency re-raises);
-3. alert rules whose evaluation slot is due (when the `alerts` rhythm is on).
+3. alert rules whose check is due (`rhythms.alert_schedule`: at the `alerts` rhythm's
+   firings, as retimed on the switchboard) after ending the firings whose day is over; while
+   the `alerts` rhythm is off, only the ending: every firing alert ends ("stopped"), so no
+   view lists alerts nobody evaluates (`rhythms.alert_expiry`).
 
 Each part commits on its own and a failure in one is recorded and reported without stopping
 the others; the next beat retries. Several replicas may beat at once: every part claims its
@@ -19,13 +22,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from metrics.clock import Clock
+from rhythms.alert_expiry import end_stale
+from rhythms.alert_schedule import alerts_enabled
 from rhythms.alerts import evaluate_rules
 from rhythms.config import OrgConfig
 from rhythms.engine import RhythmEngine, TickReport
 from rhythms.maple_rhythm import FollowupReport, maple_followups
-from rhythms.models import RhythmOverride
 from rhythms.outbox import enqueue
-from rhythms.switchboard import effective
+
+__all__ = ["Beat", "alerts_enabled", "heartbeat"]
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +41,6 @@ class Beat:
     followups: FollowupReport | None = None
     alerts_fired: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def alerts_enabled(session: Session, config: OrgConfig) -> bool:
-    names = [n for n in config.rhythms if config.rhythm_kind(n) == "alerts"]
-    if not names:
-        return bool(config.alerts)  # rules without an `alerts` rhythm entry run by default
-    return any(effective(config, session.get(RhythmOverride, n), n).enabled for n in names)
 
 
 def heartbeat(
@@ -70,6 +68,8 @@ def heartbeat(
             if alerts_enabled(session, config):
                 results = evaluate_rules(session, config=config, now=now, replica=replica)
                 beat.alerts_fired = sum(len(r.fired) for r in results)
+            else:
+                end_stale(session, config=config, now=now, alerts_on=False)
             session.commit()
     except Exception as exc:
         beat.errors.append(_failed("alert evaluation", exc))

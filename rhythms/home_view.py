@@ -11,11 +11,11 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.directory import person_timezone
 from metrics.models import Person
+from rhythms.alert_expiry import firing_now
 from rhythms.alert_labels import rule_label, subject_names
 from rhythms.alert_state import history
 from rhythms.blocks import (
@@ -31,14 +31,15 @@ from rhythms.blocks import (
 )
 from rhythms.config import OrgConfig
 from rhythms.maple import get_reply, maple_rhythms, week_label
-from rhythms.maple_metrics import scope_label, week_figures
+from rhythms.maple_metrics import managed_teams, scope_label, week_figures
 from rhythms.maple_rhythm import OPEN_ACTION as MAPLE_OPEN
 from rhythms.maple_rhythm import current_week
-from rhythms.models import AlertState
 from rhythms.permissions import alert_concerns, is_admin, viewer_for
 from rhythms.registry import configured_audience
 from rhythms.scoreboard import MetricsScoreboards, ScoreboardSource
-from rhythms.switchboard import rhythm_states
+from rhythms.switchboard import rhythm_states, usage
+from rhythms.switchboard_commands import team_label
+from rhythms.team_week import team_week_figures
 
 TOGGLE_ACTION = "switchboard_toggle"
 RETIME_ACTION = "switchboard_retime"
@@ -72,7 +73,7 @@ def home_view(
     blocks += _scoreboard(session, config, person, local, now, source or MetricsScoreboards())
     blocks += _week(session, config, person, now)
     blocks += _maple(session, config, person, now)
-    blocks += _alerts(session, config, person)
+    blocks += _alerts(session, config, person, now)
     if is_admin(person):
         blocks += switchboard_blocks(session, config=config, now=now, zone=zone)
         blocks += alert_log_blocks(session, zone=zone)
@@ -117,21 +118,41 @@ def _scoreboard(
 def _week(
     session: Session, config: OrgConfig, person: Person, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    from rhythms.maple import week_key
+    """The week so far: a rep's own; a manager's teams' as `/metric TEAM this week` counts
+    them (everyone on the teams, the manager's own part named; `rhythms.team_week`)."""
+    from rhythms.maple import week_bounds, week_key
 
     local = now.astimezone(ZoneInfo(person_timezone(person, config.org.timezone)))
-    figures = week_figures(
-        session, config=config, person=person, week=week_key(local.date()), now=now
-    )
+    week = week_key(local.date())
+    teams = managed_teams(config, person)
+    figures: list[Any]
+    if teams:
+        monday, sunday = week_bounds(week)
+        figures = team_week_figures(
+            session,
+            config=config,
+            manager=person,
+            teams=teams,
+            monday=monday,
+            sunday=sunday,
+            now=now,
+        )
+    else:
+        figures = week_figures(session, config=config, person=person, week=week, now=now)
     if not figures:
         return []
     scope = scope_label(config, person) if person.role != "rep" else "This week"
     currency = config.currency.reporting
-    lines = [
-        f"{status_dot(f.status)} *{f.label}* {fmt_number(f.value, f.unit, currency)} of "
-        f"{fmt_number(f.target or 0, f.unit, currency)}"
-        for f in figures[:8]
-    ]
+    lines = []
+    for f in figures[:8]:
+        line = (
+            f"{status_dot(f.status)} *{f.label}* {fmt_number(f.value, f.unit, currency)} of "
+            f"{fmt_number(f.target or 0, f.unit, currency)}"
+        )
+        own = getattr(f, "own", 0.0)  # a manager's own calls are in their team's total
+        lines.append(
+            line + (f" (incl. your own {fmt_number(own, f.unit, currency)})" if own else "")
+        )
     return [section(f"*{scope}*\n" + "\n".join(lines))]
 
 
@@ -158,9 +179,11 @@ def _maple(
     return out
 
 
-def _alerts(session: Session, config: OrgConfig, person: Person) -> list[dict[str, Any]]:
-    rows = session.scalars(select(AlertState).where(AlertState.state == "firing")).all()
-    mine = [r for r in rows if alert_concerns(r.subject, person)]
+def _alerts(
+    session: Session, config: OrgConfig, person: Person, now: dt.datetime
+) -> list[dict[str, Any]]:
+    rows = firing_now(session, config=config, now=now)
+    mine = [r for r in rows if alert_concerns(r.subject, person, config)]
     if not mine:
         return []
     shown = mine[:15]
@@ -176,8 +199,11 @@ def _alerts(session: Session, config: OrgConfig, person: Person) -> list[dict[st
 def switchboard_blocks(
     session: Session, *, config: OrgConfig, now: dt.datetime, zone: str
 ) -> list[dict[str, Any]]:
-    """Admin-only: each rhythm with on/off, change time and 'send me a preview now'."""
+    """Admin-only: each rhythm with on/off, change time and 'send me a preview now', the
+    teams it is switched off for and its use over the last 30 days (whether anyone reads
+    it is what the switch is for)."""
     blocks: list[dict[str, Any]] = [divider(), section("*Rhythm switchboard* (admins)")]
+    used = usage(session, since=now - dt.timedelta(days=30))
     for state in rhythm_states(session, config=config, now=now, zone=zone)[:20]:
         nxt = f"next {state.next_run:%a %H:%M}" if state.next_run else "off"
         who = (
@@ -185,9 +211,22 @@ def switchboard_blocks(
             if state.changed_by and state.changed_at
             else " · from drumbeat.toml"
         )
+        u = used.get(state.name)
+        use = (
+            f"30 days: {u.sent} sent, {u.interactions} interactions by {u.people} "
+            f"{'person' if u.people == 1 else 'people'}"
+            if u
+            else "no use in 30 days"
+        )
+        teams = (
+            "\nOff for " + ", ".join(team_label(config, k) for k in state.teams_off)
+            if state.teams_off
+            else ""
+        )
         blocks.append(
             section(
                 f"{'🟢' if state.enabled else '⚪'} *{state.name}* `{state.schedule}` · {nxt}{who}"
+                f"\n{use}{teams}"
             )
         )
         blocks.append(

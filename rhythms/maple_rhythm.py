@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from metrics.calendar import WorkCalendar
 from metrics.models import Person, Team
 from rhythms import runs
 from rhythms.blocks import actions, button, section
@@ -50,6 +51,7 @@ from rhythms.maple import (
     maple_rhythms,
     participation,
     participation_of,
+    week_bounds,
     week_key,
     week_label,
 )
@@ -65,7 +67,7 @@ from rhythms.maple_late import (
     record_shown,
     submitted_versions,
 )
-from rhythms.models import Delivery, Reply
+from rhythms.models import Delivery, Reply, RhythmRun
 from rhythms.outbox import enqueue
 from rhythms.registry import (
     Outgoing,
@@ -75,7 +77,7 @@ from rhythms.registry import (
     configured_audience,
 )
 from rhythms.rhythm_options import parse_day_time
-from rhythms.schedule import _wall_trigger
+from rhythms.schedule import _wall_trigger, parse_period_key
 
 OPEN_ACTION = "maple_open"
 DEFAULT_DEADLINE = "mon 12:00"
@@ -370,6 +372,15 @@ def _digest_if_due(
         stats, _ = week_stats(session, name=name, week=week, audience=audience, deadline=deadline)
         if stats.missing or not (stats.on_time or stats.late):
             return 0
+    recorded = select(RhythmRun.id).where(
+        RhythmRun.rhythm == f"{name}_digest", RhythmRun.period_key == week
+    )
+    if session.scalars(recorded.limit(1)).first() is not None:
+        return 0  # posted, or skipped with its reason
+    why_not = _digest_skip_reason(session, config, name, week, deadline, now)
+    if why_not is not None:
+        _skip_digest(session, config, name, week, deadline, now, why_not)
+        return 0
     run = runs.plan(session, rhythm=f"{name}_digest", period_key=week, scheduled_for=now)
     if run is None or not runs.claim(
         session, run_id=run.id, replica=replica, now=now, lease=dt.timedelta(minutes=10)
@@ -387,6 +398,103 @@ def _digest_if_due(
     )
     runs.finish(session, run_id=run.id, replica=replica, now=now, status=runs.DONE, deliveries=n)
     return n
+
+
+def digest_cutoff(config: OrgConfig, deadline: dt.datetime) -> dt.datetime:
+    """The latest a week's digest may post: the end of the first working day after the
+    deadline's day (org zone and calendar). Monday 12:00 → Tuesday 24:00; Friday 17:00 →
+    Monday 24:00. Later (a long outage) it is recorded skipped, not posted stale."""
+    calendar = WorkCalendar(config.calendar)
+    local = deadline.astimezone(ZoneInfo(config.org.timezone))
+    day = local.date() + dt.timedelta(days=1)
+    for _ in range(31):  # a month of holidays in a row is not a calendar
+        if calendar.is_working_day(day):
+            break
+        day += dt.timedelta(days=1)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=local.tzinfo)
+    return end.astimezone(dt.UTC)
+
+
+def _digest_skip_reason(
+    session: Session,
+    config: OrgConfig,
+    name: str,
+    week: str,
+    deadline: dt.datetime,
+    now: dt.datetime,
+) -> str | None:
+    """Why the week's digest must not post, or None. A digest needs a week people were asked
+    about — the prompt went out (a `done` prompt run that week) or someone submitted anyway —
+    and may be late only until `digest_cutoff`."""
+    if now >= digest_cutoff(config, deadline):
+        return (
+            f"too late: due {deadline.astimezone(ZoneInfo(config.org.timezone)):%a %d %b %H:%M %Z}"
+            f", not posted after the end of the next working day"
+        )
+    if _prompt_went_out(session, name, week, deadline):
+        return None
+    submitted = session.scalars(
+        select(Reply.id)
+        .where(Reply.rhythm == name, Reply.period_key == week, Reply.status == "submitted")
+        .limit(1)
+    ).first()
+    if submitted is not None:
+        return None
+    return "the week's prompt never went out (bot not running then) and nobody submitted"
+
+
+def _prompt_went_out(session: Session, name: str, week: str, deadline: dt.datetime) -> bool:
+    """True when a prompt run of `name` for `week` is done (any zone)."""
+    monday, _sunday = week_bounds(week)
+    since = dt.datetime.combine(monday, dt.time(0), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    keys = session.scalars(
+        select(RhythmRun.period_key).where(
+            RhythmRun.rhythm == name,
+            RhythmRun.status == runs.DONE,
+            RhythmRun.scheduled_for >= since,
+            RhythmRun.scheduled_for <= deadline,
+        )
+    )
+    for key in keys:
+        stamp = parse_period_key(key)[1]
+        if week_key(dt.date.fromisoformat(stamp[:10])) == week:
+            return True
+    return False
+
+
+def _skip_digest(
+    session: Session,
+    config: OrgConfig,
+    name: str,
+    week: str,
+    deadline: dt.datetime,
+    now: dt.datetime,
+    reason: str,
+) -> None:
+    """Record the week's digest as skipped with `reason` (once) and tell the admin channel."""
+    row = runs.plan(
+        session,
+        rhythm=f"{name}_digest",
+        period_key=week,
+        scheduled_for=deadline.astimezone(dt.UTC),
+        status=runs.SKIPPED,
+        note=reason,
+        now=now,
+    )
+    admin = config.slack.admin_channel
+    if row is not None and admin:
+        enqueue(
+            session,
+            rhythm=f"{name}_digest",
+            period_key=f"digest:{week}",
+            recipient=admin,
+            part="skipped",
+            now=now,
+            payload={
+                "text": f":double_vertical_bar: Drumbeat did not post the {name} digest for "
+                f"{week_label(week)}: {reason}."
+            },
+        )
 
 
 def post_digest(

@@ -1,20 +1,22 @@
 """Answering a metric question: resolve who it is about, check permission, compute, compose.
 
 Shared by `/metric`, `drumbeat metric` and the App Home. Everything comes from rollups:
-value, the target for the same days (members' targets summed for a team or the org), the
-pace due by now in the subject's zone, the status, the previous period of equal length, and
-a daily sparkline. Data freshness is part of every answer ("no activity synced yet", or a
-warning when the last successful sync is old).
+value (a team's: everyone on it that day, manager included; the org's: every row), the target
+for the same days (its reps' targets summed for a team or the org), the pace due by now (a
+person's in their zone; a team's or the org's each rep's in their own zone, summed:
+`metrics.group_pace`), the status, the previous period of equal length, and a daily
+sparkline of the same rows as the value. Data freshness is part of every answer ("no
+activity synced yet", or a warning when the last successful sync is old). Pipeline
+coverage is a snapshot: only known for a period that includes today, over the whole period.
 
-The numbers come from `rhythms.metric_numbers` (one statement for both periods and a
-person's series; one for freshness); `metric_value` serves what that does not (pipeline
-coverage, spans over `MAX_SPAN_DAYS`) and a team's or the org's members' series.
+The numbers come from `rhythms.metric_numbers` (one statement for both periods and the
+series; one for freshness); `metric_value` serves what that does not (pipeline coverage,
+spans over `MAX_SPAN_DAYS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,13 +24,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from metrics.batch import daily_series_by_person
-from metrics.catalog import MetricDef
+from metrics.catalog import PIPELINE_COVERAGE, MetricDef
 from metrics.directory import person_timezone, team_days
-from metrics.lookup import Scope, catalog_for, metric_value, resolve_period, value_from_sums
+from metrics.group_pace import group_pace
+from metrics.lookup import (
+    Period,
+    Scope,
+    TargetRun,
+    catalog_for,
+    metric_value,
+    value_from_sums,
+)
+from metrics.memberships import history_target, team_runs
 from metrics.models import Person, Team
+from metrics.period_words import clip, resolve_period
 from metrics.scoreboards import work_calendar
-from metrics.targets import expected_by, group_target, status_for, team_target
+from metrics.targets import expected_by, status_for, team_target
 from rhythms import metric_numbers
 from rhythms.blocks import (
     chunk_lines,
@@ -41,8 +52,10 @@ from rhythms.blocks import (
     status_dot,
 )
 from rhythms.config import OrgConfig
+from rhythms.default_subject import default_target
 from rhythms.metric_query import MetricQuery, QueryError, Target
 from rhythms.permissions import Decision, can_view_org, can_view_person, can_view_team
+from rhythms.person_match import Known, find_person, visible_to
 
 STALE_AFTER = dt.timedelta(hours=6)
 
@@ -53,12 +66,13 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Member:
-    """What an answer needs of a member: the id for rows, the rest for targets."""
+    """What an answer needs of a member: the id, the rest for targets and pace."""
 
     id: int
     email: str
     role: str
     team_key: str | None
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -69,20 +83,30 @@ class Subject:
     members: tuple[Member, ...]
 
 
-_MEMBERS = select(Person.id, Person.email, Person.role, Person.team_key).where(
-    Person.role == "rep", Person.active.is_(True)
-)
+_MEMBERS = select(
+    Person.id,
+    Person.email,
+    Person.role,
+    Person.team_key,
+    Person.timezone_override,
+    Person.slack_timezone,
+).where(Person.role == "rep", Person.active.is_(True))
 
 
-def _members(session: Session, team: str | None = None) -> tuple[Member, ...]:
+def _member(row: Any, org_tz: str) -> Member:
+    return Member(row.id, row.email, row.role, row.team_key, person_timezone(row, org_tz))
+
+
+def _members(session: Session, org_tz: str, team: str | None = None) -> tuple[Member, ...]:
     """Active reps (of `team`), as plain values: an org of 10,000 would otherwise load as
     many ORM objects (~140 ms)."""
     query = _MEMBERS if team is None else _MEMBERS.where(Person.team_key == team)
-    return tuple(Member(*row) for row in session.execute(query))
+    return tuple(_member(row, org_tz) for row in session.execute(query))
 
 
-def _members_by_id(session: Session, ids: set[int]) -> tuple[Member, ...]:
-    return tuple(Member(*row) for row in session.execute(_MEMBERS.where(Person.id.in_(ids))))
+def _members_by_id(session: Session, ids: set[int], org_tz: str) -> tuple[Member, ...]:
+    query = _MEMBERS.where(Person.id.in_(ids))
+    return tuple(_member(row, org_tz) for row in session.execute(query))
 
 
 @dataclass(frozen=True)
@@ -143,25 +167,26 @@ def resolve_subject(
     org_tz = config.org.timezone
     if viewer is None and not trusted:
         raise Refused(UNKNOWN)
+    if not trusted:  # no subject: what the viewer leads (rhythms.default_subject)
+        target = default_target(target, viewer, config)
     if target.kind in ("self", "user", "name"):
-        person = _person(session, viewer, target)
+        person = _person(session, viewer, target, config)
         if viewer is not None and not trusted:
             _check(can_view_person(viewer, person, config))
-        member = Member(person.id, person.email, person.role, person.team_key)
-        return Subject(
-            Scope.person(person.id), person.name, person_timezone(person, org_tz), (member,)
-        )
+        zone = person_timezone(person, org_tz)
+        member = Member(person.id, person.email, person.role, person.team_key, zone)
+        return Subject(Scope.person(person.id), person.name, zone, (member,))
     if target.kind == "team":
         if viewer is not None and not trusted:
             _check(can_view_team(viewer, target.value, config))
         team = session.get(Team, target.value)
         if team is None:
             raise QueryError(f"There is no team `{target.value}`.")
-        members = _members(session, target.value)
+        members = _members(session, org_tz, target.value)
         return Subject(Scope.team(target.value), team.name, org_tz, members)
     if viewer is not None and not trusted:
         _check(can_view_org(viewer, config))
-    return Subject(Scope.org(), config.org.name, org_tz, _members(session))
+    return Subject(Scope.org(), config.org.name, org_tz, _members(session, org_tz))
 
 
 def _check(decision: Decision) -> None:
@@ -169,7 +194,11 @@ def _check(decision: Decision) -> None:
         raise Refused(decision.reason)
 
 
-def _person(session: Session, viewer: Person | None, target: Target) -> Person:
+def _person(
+    session: Session, viewer: Person | None, target: Target, config: OrgConfig | None = None
+) -> Person:
+    """The person `target` names (`rhythms.person_match`: accents, first/last/full name,
+    email; a question or suggestions among the people `viewer` may see under `config`)."""
     if target.kind == "self":
         if viewer is None:
             raise Refused(UNKNOWN)
@@ -177,28 +206,20 @@ def _person(session: Session, viewer: Person | None, target: Target) -> Person:
     if target.kind == "user":
         found = session.scalars(select(Person).where(Person.slack_user_id == target.value)).first()
         if found is None:
-            raise QueryError(f"<@{target.value}> is not in Drumbeat's directory.")
+            raise QueryError(f"<@{clip(target.value)}> is not in Drumbeat's directory.")
         return found
-    word = target.value.lower()
     # columns only: building 10,000 Person objects to pick one is most of a name lookup
-    people = session.execute(
-        select(Person.id, Person.email, Person.name).where(Person.active.is_(True))
-    ).all()
-    matches = [
-        p
-        for p in people
-        if p.email.split("@")[0].lower() == word
-        or p.email.lower() == word
-        or p.name.lower() == word.replace("_", " ")
-        or (p.name.split() or [""])[0].lower() == word
+    people = [
+        Known(*row)
+        for row in session.execute(
+            select(Person.id, Person.email, Person.name).where(Person.active.is_(True))
+        )
     ]
-    if len(matches) == 1:
-        found = session.get(Person, matches[0].id)
-        if found is not None:
-            return found
-    if not matches:
-        raise QueryError(f"I can't find anyone called `@{target.value}`.")
-    raise QueryError(f"`@{target.value}` could be " + ", ".join(p.name for p in matches[:5]))
+    match = find_person(target.value, people, may_see=visible_to(session, viewer, config))
+    person = session.get(Person, match.id)
+    if person is None:
+        raise QueryError(f"I can't find anyone called `@{clip(target.value)}`.")
+    return person
 
 
 def freshness(session: Session) -> tuple[dt.datetime | None, bool]:
@@ -221,35 +242,57 @@ def answer(
     """`fresh`: `freshness(session)` read by the caller (e.g. once for many answers)."""
     catalog = catalog_for(config)
     defn = catalog.get(query.metric)
+    org_tz = config.org.timezone
     period = resolve_period(query.period, now=now, timezone=subject.timezone)
     local_now = now.astimezone(ZoneInfo(subject.timezone))
-    value, excluded, previous, daily = _numbers(
-        session, config, defn, subject, period.label, period.start, period.end, local_now.date()
-    )
-    work = work_calendar(config)
     t_start, t_end = target_range(period.label, period.start, period.end)
-    if subject.scope.kind == "team":  # by who was on the team each day, as its numbers
-        days = team_days(session, str(subject.scope.key), t_start, t_end)
-        by_id = {m.id: m for m in _members_by_id(session, {p for p, _, _ in days})}
-        pieces = [(by_id[p], first, last) for p, first, last in days if p in by_id]
-        target = team_target(config, work, defn, str(subject.scope.key), pieces, t_start, t_end)
+    if defn.special == PIPELINE_COVERAGE:
+        value, excluded, previous, daily = _coverage(
+            session, config, subject, period, (t_start, t_end), local_now.date()
+        )
     else:
-        target = group_target(config, work, defn, subject.members, t_start, t_end)
-    expected = expected_by(target, defn, work=work, start=t_start, end=t_end, local_now=local_now)
+        value, excluded, previous, daily = _numbers(
+            session, config, defn, subject, period.label, period.start, period.end, local_now.date()
+        )
+    work = work_calendar(config)
+    runs: list[TargetRun] = []  # a team's or the org's: whose pace adds up, for which days
+    if subject.scope.kind == "team":  # by who was on the team each day, as its numbers
+        key = str(subject.scope.key)
+        days = team_days(session, key, t_start, t_end)
+        by_id = {m.id: m for m in _members_by_id(session, {p for p, _, _ in days}, org_tz)}
+        pieces = [(by_id[p], first, last) for p, first, last in days if p in by_id]
+        target = team_target(config, work, defn, key, pieces, t_start, t_end)
+        runs = [TargetRun(m.email, m.role, key, m.timezone, a, b) for m, a, b in pieces]
+    else:  # each member's days under the team they were on, as their numbers
+        by_day = team_runs(session, [m.id for m in subject.members], t_start, t_end)
+        target = history_target(config, work, defn, subject.members, by_day, t_start, t_end)
+        if subject.scope.kind == "org":
+            runs = [
+                TargetRun(m.email, m.role, team, m.timezone, first, last)
+                for m in subject.members
+                for team, first, last in by_day.get(m.id, [(m.team_key, t_start, t_end)])
+            ]
+    if subject.scope.kind == "person":
+        expected = expected_by(
+            target, defn, work=work, start=t_start, end=t_end, local_now=local_now
+        )
+    else:  # each rep's pace in their own zone, summed (a team spans zones)
+        expected = group_pace(config, work, defn, runs, now=now).pace
     status = (
         "none"
         if value is None
         else status_for(value, expected, config.org, higher_is_better=defn.higher_is_better)
     )
     last_sync, has_data = fresh if fresh is not None else freshness(session)
+    whole = defn.special == PIPELINE_COVERAGE  # of the whole period, not to date
     return Answer(
         defn.name,
         defn.label,
         defn.unit,
         subject.name,
         period.label,
-        period.start,
-        period.end,
+        t_start if whole else period.start,
+        t_end if whole else period.end,
         subject.timezone,
         value,
         target,
@@ -273,11 +316,13 @@ def _numbers(
     end: dt.date,
     today: dt.date,
 ) -> tuple[float | None, int, float | None, tuple[float, ...]]:
-    """(value, records excluded, previous period's value, daily series)."""
+    """(value, records excluded, previous period's value, daily series). The series sums
+    the same rows as the value (a team's: everyone on it each day; the org's: every row),
+    so its days add up to the value."""
     before = previous_range(label, start, end)
+    # A series spans under 62 days, so with its comparison period it always `fits`.
     wants_series = defn.additive and bool(subject.members) and (end - start).days < 62
-    daily: tuple[float, ...] | None = None
-    if defn.special is None and metric_numbers.fits(start, end, before):
+    if metric_numbers.fits(start, end, before):
         numbers = metric_numbers.period_numbers(
             session,
             defn=defn,
@@ -290,54 +335,39 @@ def _numbers(
         value = value_from_sums(defn, numbers.current)[0]
         excluded = int(numbers.current.get(defn.excluded_base, 0.0)) if defn.excluded_base else 0
         previous = value_from_sums(defn, numbers.previous)[0]
-        daily = numbers.daily
-        if daily is not None and subject.scope.kind == "org":
-            daily = _without_non_members(session, defn, subject, start, min(end, today), daily)
-    else:
-        scope = subject.scope
-        now_v = metric_value(
-            session, config=config, metric=defn.name, scope=scope, start=start, end=end
-        )
-        then = metric_value(
-            session, config=config, metric=defn.name, scope=scope, start=before[0], end=before[1]
-        )
-        value, excluded, previous = now_v.value, now_v.excluded, then.value
-    if daily is None:
-        daily = _members_series(session, defn, subject, start, min(end, today), wants_series)
-    return value, excluded, previous, daily
+        return value, excluded, previous, numbers.daily or ()
+    scope = subject.scope
+    now_v = metric_value(
+        session, config=config, metric=defn.name, scope=scope, start=start, end=end
+    )
+    then = metric_value(
+        session, config=config, metric=defn.name, scope=scope, start=before[0], end=before[1]
+    )
+    return now_v.value, now_v.excluded, then.value, ()
 
 
-def _without_non_members(
+def _coverage(
     session: Session,
-    defn: MetricDef,
+    config: OrgConfig,
     subject: Subject,
-    start: dt.date,
-    end: dt.date,
-    every_row: tuple[float, ...],
-) -> tuple[float, ...]:
-    """The org's sparkline (its members' rows per day) from every row's series, less the
-    rows of people who are not members (inactive, not reps): a few people's rows instead of
-    10,000's."""
-    members = {p.id for p in subject.members}
-    others = [pid for pid in session.scalars(select(Person.id)) if pid not in members]
-    if not others:
-        return every_row
-    series = daily_series_by_person(session, defn=defn, person_ids=others, start=start, end=end)
-    return tuple(
-        total - math.fsum(s[i] for s in series.values()) for i, total in enumerate(every_row)
+    period: Period,
+    whole: tuple[dt.date, dt.date],
+    today: dt.date,
+) -> tuple[float | None, int, float | None, tuple[float, ...]]:
+    """Pipeline coverage: open pipeline now ÷ what remains of the whole period's bookings
+    target (`whole`: this month, not month to date). Open pipeline is only known now, so a
+    period that does not include today has no coverage; nor a comparison or a series."""
+    start, end = whole
+    if not start <= today <= end:
+        raise QueryError(
+            f"Pipeline coverage is today's open pipeline ÷ what is left of a period's bookings "
+            f"target, so it is only known for now, not for {period.label}: try "
+            "`coverage this month` or `coverage this quarter`."
+        )
+    got = metric_value(
+        session, config=config, metric=PIPELINE_COVERAGE, scope=subject.scope, start=start, end=end
     )
-
-
-def _members_series(
-    session: Session, defn: MetricDef, subject: Subject, start: dt.date, end: dt.date, wanted: bool
-) -> tuple[float, ...]:
-    """The sparkline of a team or the org: its members' rows per day."""
-    if not wanted:
-        return ()
-    series = daily_series_by_person(
-        session, defn=defn, person_ids=[p.id for p in subject.members], start=start, end=end
-    )
-    return tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
+    return got.value, got.excluded, None, ()
 
 
 def target_range(label: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -381,22 +411,33 @@ def _change(current: float | None, previous: float | None) -> str:
     return f"{arrow} {pct:+.0f}% vs previous period"
 
 
+def _shown(value: float, unit: str, currency: str) -> str:
+    """`fmt_number`, with a ratio as times (pipeline coverage 4.4×, as the control tower)."""
+    return f"{value:.1f}×" if unit == "ratio" else fmt_number(value, unit, currency)
+
+
 def answer_blocks(
     a: Answer, *, currency: str, now: dt.datetime, compare: bool = True
 ) -> tuple[str, list[dict[str, Any]]]:
-    value = "–" if a.value is None else fmt_number(a.value, a.unit, currency)
+    coverage = a.metric == PIPELINE_COVERAGE
+    value = ("n/a" if coverage else "–") if a.value is None else _shown(a.value, a.unit, currency)
     title = f"{a.label} · {a.subject} · {a.period_label}"
     items = [f"*Value*\n{value}"]
     if a.target is not None:
-        items.append(f"*Target*\n{fmt_number(a.target, a.unit, currency)}")
+        items.append(f"*Target*\n{_shown(a.target, a.unit, currency)}")
     if a.expected is not None:
-        items.append(f"*Pace now*\n{fmt_number(a.expected, a.unit, currency)}")
+        items.append(f"*Pace now*\n{_shown(a.expected, a.unit, currency)}")
     if a.status != "none":
         items.append(f"*Status*\n{status_dot(a.status)} {a.status}")
     blocks: list[dict[str, Any]] = [header(title), fields(items)]
     this_year = now.astimezone(ZoneInfo(a.timezone)).year
     notes = [f"{_days_span(a.start, a.end, this_year)} ({a.timezone})"]
-    if compare:
+    if coverage:
+        notes.append(
+            "open pipeline now ÷ what is left of these days' bookings target"
+            + (" — nothing left (no bookings target, or it is made)" if a.value is None else "")
+        )
+    elif compare:
         notes.append(_change(a.value, a.previous))
     if a.daily:
         notes.append(f"`{sparkline(a.daily)}`")
@@ -407,7 +448,7 @@ def answer_blocks(
     if warning:
         blocks.append(section(warning))
     text = f"{title}: {value}" + (
-        f" of {fmt_number(a.target, a.unit, currency)}" if a.target is not None else ""
+        f" of {_shown(a.target, a.unit, currency)}" if a.target is not None else ""
     )
     return text, blocks
 

@@ -1,7 +1,7 @@
 """The rollup numbers of one `/metric` answer in as few statements as possible.
 
 `answer()` needs, for one metric and one subject, the base sums of the period, the base sums
-of the previous period and (for a person) a daily series. Asked separately that is four
+of the previous period and a daily series of the same rows. Asked separately that is four
 statements, each built and compiled by SQLAlchemy; at 50 requests in flight that overhead is
 most of the bot's CPU. Here:
 
@@ -12,9 +12,10 @@ most of the bot's CPU. Here:
 - `freshness` asks for the last good sync and "is there any data" in one statement;
 - `viewer` finds the asking person with one prebuilt statement.
 
-Semantics are those of `metrics.lookup.metric_value` (team = rows recorded on the team,
-org = every row) and `metrics.batch.daily_series_by_person` (a person's series; the org's
-series is every row's, from which `rhythms.metric_answer` takes the non-members'); the tests
+Semantics are those of `metrics.lookup.metric_value` (team = rows recorded on the team:
+everyone on it that day, manager included; org = every row) and, for the series, of
+`metrics.batch.daily_series_by_person` for a person, `metrics.group_values.team_daily_totals`
+for a team and `org_daily_totals` for the org — so a series adds up to its value; the tests
 compare both paths on the same fixtures (tests/rhythms/test_metric_numbers.py).
 """
 
@@ -42,7 +43,7 @@ MAX_SPAN_DAYS = 400
 class PeriodNumbers:
     current: dict[str, float]  # base -> sum over [start, end]
     previous: dict[str, float]  # base -> sum over the previous period
-    # the series of the scope's rows (person; org: every row); None: not computed here
+    # the series of the scope's rows, as `current` sums them; None: not asked for
     daily: tuple[float, ...] | None
 
 
@@ -97,7 +98,7 @@ def period_numbers(
     series_end: dt.date | None = None,
 ) -> PeriodNumbers:
     """Base sums of [start, end] and of `previous` (inclusive local days) for `scope`, and
-    for a person scope with `series_end` the daily series of [start, series_end]."""
+    with `series_end` the daily series of [start, series_end] of the same rows."""
     if end < start or previous[1] < previous[0]:
         raise ValueError(f"period ends before it starts ({start}..{end}, {previous})")
     lo, hi = min(start, previous[0]), max(end, previous[1])
@@ -117,7 +118,7 @@ def period_numbers(
     current = _sums(defn.bases, by_day, start, end)
     before = _sums(defn.bases, by_day, previous[0], previous[1])
     daily = None
-    if scope.kind != "team" and series_end is not None:
+    if series_end is not None:
         daily = _series(defn, by_day, start, series_end)
     return PeriodNumbers(current, before, daily)
 
@@ -134,7 +135,7 @@ def _sums(
 def _series(
     defn: MetricDef, by_day: dict[str, dict[dt.date, float]], start: dt.date, end: dt.date
 ) -> tuple[float, ...]:
-    """As `metrics.batch.daily_series_by_person` for one person: numerator bases per day."""
+    """Numerator bases per day (as `metrics.batch.daily_series_by_person` for one person)."""
     days = (end - start).days + 1
     if days <= 0:
         return ()

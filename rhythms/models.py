@@ -207,6 +207,19 @@ class RhythmOverride(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class RhythmTeamOverride(Base):
+    """A rhythm switched off for one team from Slack (`/drumbeat rhythm off NAME TEAM`): the
+    engine leaves that team's people and its team posts out (`rhythms.rhythm_teams`). A row
+    is the exception; switching the team back on deletes it."""
+
+    __tablename__ = "rhythm_team_overrides"
+
+    rhythm: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEntry(Base):
     """Who changed what and when (switchboard, admin commands)."""
 

@@ -1,9 +1,13 @@
 """What a rhythm would send, composed through the engine's own path, with nothing written.
 
 `preview(engine, session, rhythm_name=..., at=..., person_email=...)` is what
-`drumbeat preview` prints. It ignores the schedule and working days (you asked for a time,
-you get that time's message) and shows people without a Slack id under a visible
-placeholder recipient instead of dropping them.
+`drumbeat preview` prints (and the App Home's "Send me a preview now" sends). When the
+rhythm would run at `at` in a zone — a firing of its schedule (as retimed on the
+switchboard) at most `grace_minutes` before, on a working day when `working_days_only` — it
+composes that run. Otherwise it composes the zone's next real firing, with the numbers as of
+that firing (so far), and says so at the top of each message: "would not run at Sat 12 Dec
+17:30 EST: not a working day (weekend); shown: its next firing, Mon 14 Dec 17:30 EST".
+People without a Slack id are shown under a visible placeholder recipient, not dropped.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metrics.models import Person
+from rhythms.blocks import MESSAGE_BLOCKS_MAX, context, escaped
+from rhythms.config import RhythmConfig
 from rhythms.engine import EngineError, RhythmEngine
 from rhythms.registry import Outgoing, Recipient, recipient_of
-from rhythms.schedule import fires_once_a_day, period_key
+from rhythms.schedule import Firing, fires_once_a_day, firings, next_firing, period_key
 
 
 def preview(
@@ -60,10 +66,80 @@ def preview(
         by_zone.setdefault(zone, []).append(recipient)
     if not by_zone and rhythm.channel:
         by_zone[engine.fixed_zone(rhythm)] = []
+    schedule = engine.active_rhythms(session).get(rhythm_name, rhythm).schedule
     out: list[Outgoing] = []
     for zone, members in sorted(by_zone.items()):
-        local = at.astimezone(ZoneInfo(zone))
-        key = period_key(rhythm_name, local, zone, daily=fires_once_a_day(rhythm.schedule))
-        ctx = engine.context(session, rhythm_name, rhythm, key, zone, local, at)
-        out.extend(spec.compose(ctx, members))
+        when, note = at, None
+        why_not = _why_not_at(engine, rhythm, rhythm_name, schedule, zone, at)
+        if why_not is not None:
+            upcoming = _next_run(engine, rhythm, rhythm_name, schedule, zone, at)
+            shown = (
+                f"shown: its next firing, {upcoming.local:%a %d %b %H:%M %Z}, "
+                "with the numbers recorded by then"
+                if upcoming is not None
+                else "it has no firing in the next year; shown: what it would send then"
+            )
+            note = f"{rhythm_name} would not run at {_local(at, zone)}: {why_not}; {shown}"
+            when = upcoming.at if upcoming is not None else at
+        local = when.astimezone(ZoneInfo(zone))
+        key = period_key(rhythm_name, local, zone, daily=fires_once_a_day(schedule))
+        ctx = engine.context(session, rhythm_name, rhythm, key, zone, local, when)
+        composed = spec.compose(ctx, members)
+        out.extend(composed if note is None else [_noted(o, note) for o in composed])
     return out
+
+
+def _local(at: dt.datetime, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%a %d %b %H:%M %Z}"
+
+
+def _not_working(engine: RhythmEngine, rhythm: RhythmConfig, firing: Firing) -> str | None:
+    day = firing.local.date()
+    if not rhythm.working_days_only or engine.calendar.is_working_day(day):
+        return None
+    return f"not a working day ({engine.calendar.holiday_name(day) or 'weekend'})"
+
+
+def _why_not_at(
+    engine: RhythmEngine,
+    rhythm: RhythmConfig,
+    name: str,
+    schedule: str,
+    zone: str,
+    at: dt.datetime,
+) -> str | None:
+    """None when a run at `at` in `zone` would happen (the engine's rule: a firing at most
+    `grace_minutes` before, on a working day if required); else why not."""
+    grace = dt.timedelta(minutes=rhythm.grace_minutes)
+    found = firings(name, schedule, zone, at - grace - dt.timedelta(microseconds=1), at)
+    if not found:
+        return f"not a firing of its schedule ({schedule!r} in {zone})"
+    return _not_working(engine, rhythm, found[-1])
+
+
+def _next_run(
+    engine: RhythmEngine,
+    rhythm: RhythmConfig,
+    name: str,
+    schedule: str,
+    zone: str,
+    at: dt.datetime,
+) -> Firing | None:
+    """The zone's first firing after `at` that would run (skipping non-working days)."""
+    after = at
+    for _ in range(400):
+        firing = next_firing(name, schedule, zone, after)
+        if firing is None or _not_working(engine, rhythm, firing) is None:
+            return firing
+        after = firing.at
+    return None
+
+
+def _noted(outgoing: Outgoing, note: str) -> Outgoing:
+    """`outgoing` with `note` heading its notification text and (room permitting) blocks."""
+    payload = dict(outgoing.payload)
+    payload["text"] = f"[preview: {note}] {payload.get('text', '')}"
+    blocks = list(payload.get("blocks") or [])
+    if blocks and len(blocks) < MESSAGE_BLOCKS_MAX:
+        payload["blocks"] = [context(f":information_source: Preview: {escaped(note)}"), *blocks]
+    return dataclasses.replace(outgoing, payload=payload)

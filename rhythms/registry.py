@@ -22,6 +22,8 @@ from metrics.directory import person_timezone
 from metrics.models import Person
 from rhythms.config import OrgConfig, RhythmConfig
 from rhythms.outbox import DeliveryKind
+from rhythms.rhythm_teams import left_out
+from rhythms.switchboard import switched_off_teams
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class RunContext:
     now: dt.datetime  # aware UTC: when the run actually executes
     calendar: WorkCalendar
     notes: list[str] = field(default_factory=list)  # warnings the run records
+    # teams the switchboard switched this rhythm off for: their team posts are left out
+    teams_off: frozenset[str] = frozenset()
 
     @property
     def local_day(self) -> dt.date:
@@ -84,19 +88,25 @@ AudienceFn = Callable[[Session, OrgConfig, RhythmConfig], list[Recipient]]
 def configured_audience(
     session: Session, config: OrgConfig, rhythm: RhythmConfig
 ) -> list[Recipient]:
-    """Active people matching the audience: (roles) and (teams) narrow, `people` adds."""
+    """Active people matching the audience: (roles) and (teams) narrow, `people` adds;
+    minus, for a rhythm in effect (`switchboard.effective`), the people of the teams the
+    switchboard has switched it off for (`rhythm_teams.left_out`). Every reader of an
+    audience comes here, so a team's switch holds for every rhythm kind."""
     audience = rhythm.audience
     roles, teams = set(audience.roles), set(audience.teams)
     emails = {email.lower() for email in audience.people}
     if not roles and not teams and not emails:
         return []
+    off = switched_off_teams(session, rhythm)
     people = session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.id))
     found: list[Recipient] = []
     for person in people:
         by_group = (roles or teams) and (
             (not roles or person.role in roles) and (not teams or person.team_key in teams)
         )
-        if by_group or person.email.lower() in emails:
+        if (by_group or person.email.lower() in emails) and not left_out(
+            config, person.email, person.team_key, off
+        ):
             found.append(recipient_of(person, config))
     return found
 

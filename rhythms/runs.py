@@ -7,6 +7,8 @@ States: ``planned`` → ``running`` → ``done`` | ``skipped`` | ``failed``.
 - `claim` moves planned → running with a conditional UPDATE, so of several replicas exactly
   one wins (PostgreSQL re-checks the WHERE clause after waiting for the row lock). A run left
   ``running`` by a process that died is claimable again once its lease has expired.
+- `supersede` skips the claimable runs of a zone older than a newly planned firing (catch-up
+  sends only the latest).
 - `finish` moves running → done only while the caller still holds the claim, so a run that
   was reclaimed from a slow process cannot be finished twice.
 
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from metrics.store import insert_ignore
 from rhythms.models import RhythmRun
+from rhythms.schedule import parse_period_key
 
 PLANNED, RUNNING, DONE, SKIPPED, FAILED = "planned", "running", "done", "skipped", "failed"
 ERROR_MAX = 4000
@@ -98,6 +101,46 @@ def finish(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def supersede(
+    session: Session,
+    *,
+    rhythm: str,
+    zone: str,
+    before: dt.datetime,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    note: str,
+) -> int:
+    """Skip the rhythm's claimable runs in `zone` scheduled before `before`: a later firing
+    was planned, and catch-up sends only the latest. Conditional like `claim`, so a run a
+    replica holds (lease alive) is left alone; a run whose lease this takes over cannot be
+    finished by its old holder (`finish` checks the claim). Returns how many were skipped."""
+    candidates = session.execute(
+        select(RhythmRun.id, RhythmRun.period_key).where(
+            RhythmRun.rhythm == rhythm,
+            RhythmRun.scheduled_for < before,
+            _claimable(now, lease),
+        )
+    ).all()
+    ids = [run_id for run_id, key in candidates if parse_period_key(key)[2] == zone]
+    if not ids:
+        return 0
+    result = session.execute(
+        update(RhythmRun)
+        .where(RhythmRun.id.in_(ids), _claimable(now, lease))
+        .values(status=SKIPPED, finished_at=now, error=_clip(note))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _claimable(now: dt.datetime, lease: dt.timedelta) -> ColumnElement[bool]:
+    return or_(
+        RhythmRun.status == PLANNED,
+        (RhythmRun.status == RUNNING) & (RhythmRun.started_at < now - lease),
+    )
 
 
 def claimable(

@@ -140,3 +140,16 @@ def classify(
             continue
         (due if now - firing.at <= grace else missed).append(firing)
     return DuePlan(tuple(due), tuple(missed))
+
+
+def latest_only(due: list[Firing]) -> tuple[Firing | None, tuple[Firing, ...]]:
+    """(the latest firing, the earlier ones it supersedes) of one zone's due firings.
+
+    Catch-up sends a rhythm once, not once per firing missed: after an hour of downtime an
+    every-10-minutes rhythm sends its latest firing, and the earlier ones are recorded as
+    superseded (`skipped`), so the schedule's memory stays complete.
+    """
+    if not due:
+        return None, ()
+    ordered = sorted(due, key=lambda f: f.at)
+    return ordered[-1], tuple(ordered[:-1])

@@ -20,7 +20,14 @@ from metrics.config import MetricsConfig
 from metrics.scoreboard import PersonScoreboard
 from rhythms.permissions import covered_teams, sees_teammates
 from rhythms.registry import Outgoing, Recipient, RhythmSpec, RunContext
-from rhythms.scoreboard_message import graded, pace_share, rep_message, sort_team, team_message
+from rhythms.scoreboard_message import (
+    graded,
+    overall_status,
+    pace_share,
+    rep_message,
+    sort_team,
+    team_message,
+)
 
 
 class ScoreboardSource(Protocol):
@@ -168,18 +175,18 @@ def rep_chart(board: PersonScoreboard) -> dict[str, Any] | None:
 def team_chart(
     team_name: str, boards: Sequence[PersonScoreboard], day: dt.date
 ) -> dict[str, Any] | None:
-    """Each rep's share of pace (100% = on pace) as a bar chart upload payload."""
-    shares = [(b.name.split()[0], pace_share(b)) for b in sort_team(boards)][:20]
-    if not shares:
+    """Each rep's share of pace (100% = on pace) as a bar chart upload payload, each bar in
+    the colour of the rep's dot on the board (`overall_status`)."""
+    ordered = sort_team(boards)[:20]
+    if not ordered:
         return None
-    values = [round(share * 100, 1) for _, share in shares]
-    statuses = ["green" if v >= 100 else "yellow" if v >= 80 else "red" for v in values]
     png = renderer().team_bars(
-        f"{team_name}: inputs vs pace (%), {day:%b %-d}",
-        [name for name, _ in shares],
-        values,
-        targets=[100.0] * len(values),
-        statuses=statuses,
+        f"{team_name}: inputs vs pace, {day:%a %b %-d}",
+        [b.name.split()[0] for b in ordered],
+        [pace_share(b) for b in ordered],
+        targets=[1.0] * len(ordered),
+        statuses=[overall_status(b) for b in ordered],
+        unit="percent",
     )
     return {
         "filename": f"team-{day}.png",
@@ -207,6 +214,8 @@ def team_scoreboard_spec(scoreboards: ScoreboardSource | None = None) -> RhythmS
         missing: list[str] = []
         for manager in recipients:
             for team_key in covered_teams(ctx.config, manager.email, manager.team_key):
+                if team_key in ctx.teams_off:  # switched off for this team: no post
+                    continue
                 if team_key not in cache:
                     team = ctx.config.team(team_key)
                     boards = source.team_scoreboards(

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from metrics.scoreboard import MetricStatus, PersonScoreboard
+from metrics.scoreboard import graded as graded  # re-exported: the rule lives in metrics
+from metrics.scoreboard import overall_status as overall_status
 from rhythms import blocks as bk
 
 DETAILS_ACTION = "scoreboard_details"
@@ -24,28 +26,6 @@ MAX_TEAM_LINES = 120  # beyond this a team post summarises (a message holds 50 b
 
 
 # ---------------------------------------------------------------- wording
-def graded(board: PersonScoreboard) -> list[MetricStatus]:
-    """The metrics the verdict counts: inputs with a target (else anything with one)."""
-    inputs = [m for m in board.metrics if m.kind == "input" and m.status != "none"]
-    return inputs or [m for m in board.metrics if m.status != "none"]
-
-
-_POINTS = {"green": 2, "yellow": 1}
-
-
-def overall_status(board: PersonScoreboard, counted: list[MetricStatus] | None = None) -> str:
-    """Green 2 points, yellow 1, red 0: an average of 1.5+ is green, 0.75+ yellow."""
-    counted = graded(board) if counted is None else counted
-    if not counted:
-        return "none"
-    points = sum(_POINTS.get(m.status, 0) for m in counted) / len(counted)
-    if points >= 1.5:
-        return "green"
-    if points >= 0.75:
-        return "yellow"
-    return "red"
-
-
 def verdict(board: PersonScoreboard, counted: list[MetricStatus] | None = None) -> str:
     """'Winning: 3 of 4 inputs on pace' and the like (no emoji)."""
     counted = graded(board) if counted is None else counted
@@ -133,12 +113,15 @@ def rep_message(
     currency: str = "USD",
     yesterday: bool = False,
     rhythm: str | None = None,
+    own: bool = True,
 ) -> dict[str, Any]:
-    """The rep's scoreboard DM: verdict, metrics with pace, what turns it green, buttons."""
+    """The rep's scoreboard DM: verdict, metrics with pace, what turns it green, buttons.
+    `own` False (a leader's `/scoreboard @dana`): the title and the notification name whose
+    board it is."""
     counted = graded(board)
     dot = bk.status_dot(overall_status(board, counted))
     said = verdict(board, counted)
-    title = "Yesterday's scoreboard" if yesterday else "Your scoreboard"
+    title = _title(board, yesterday=yesterday, own=own)
     blocks: list[bk.Block] = [
         bk.header(f"📊 {title} · {_day_label(board.day)}"),
         bk.section(f"{dot} *{said}*"),
@@ -169,10 +152,17 @@ def rep_message(
         + (f"/{bk.fmt_number(m.target, m.unit, currency)}" if m.target is not None else "")
         for m in board.metrics[:6]
     )
-    text = f"{dot} {said}" + (f" — {summary}" if summary else "")
+    text = ("" if own else f"{title}: ") + f"{dot} {said}" + (f" — {summary}" if summary else "")
     if green:
         text += f". To turn it green: {green}"
     return {"text": bk.clip(text, 500), "blocks": blocks}
+
+
+def _title(board: PersonScoreboard, *, yesterday: bool, own: bool) -> str:
+    """'Your scoreboard', 'Yesterday's scoreboard', or 'Aisha Khan's scoreboard'."""
+    if own:
+        return "Yesterday's scoreboard" if yesterday else "Your scoreboard"
+    return f"{board.name}'s scoreboard" + (" (yesterday)" if yesterday else "")
 
 
 def _zone(name: str) -> dt.tzinfo:

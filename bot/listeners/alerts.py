@@ -1,7 +1,9 @@
 """Alert buttons: Acknowledge, Snooze 1h, Snooze today, Open scoreboard.
 
 The ack/snooze rewrite the alert message for everyone (through the outbox: `chat.update`),
-and the clicker gets a short ephemeral confirmation.
+and the clicker gets a short ephemeral confirmation. Open scoreboard answers the clicker
+(ephemeral) with the scoreboard of the alert's subject, or the team's, as far as they may
+see it (`rhythms.alert_scoreboard`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rhythms.alert_messages import (
     SNOOZE_DAY_ACTION,
     SNOOZE_HOUR_ACTION,
 )
+from rhythms.alert_scoreboard import alert_scoreboards
 from rhythms.alerts import act_on_message
 from rhythms.config import OrgConfig
 from rhythms.models import Interaction
@@ -38,11 +41,13 @@ def register_alert_listeners(
     config: OrgConfig,
     wake_sender: Callable[[], None] = lambda: None,
 ) -> None:
-    def work(action: str, body: dict[str, Any]) -> str:
-        user = str(body["user"]["id"])
+    def where(body: dict[str, Any]) -> tuple[str, str, str]:
         container = body.get("container") or {}
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
-        ts = str(container.get("message_ts") or "")
+        return str(body["user"]["id"]), channel, str(container.get("message_ts") or "")
+
+    def work(action: str, body: dict[str, Any]) -> str:
+        user, channel, ts = where(body)
         with session_factory() as session:
             person = session.query(Person).filter(Person.slack_user_id == user).first()
             zone = person_timezone(person, config.org.timezone) if person else config.org.timezone
@@ -73,13 +78,30 @@ def register_alert_listeners(
 
         return on_click
 
-    async def open_scoreboard(ack: Ack, respond: Any) -> None:
+    def boards(body: dict[str, Any]) -> list[dict[str, Any]]:
+        user, channel, ts = where(body)
+        value = str(((body.get("actions") or [{}])[0]).get("value", ""))
+        with session_factory() as session:
+            now = clock.now()
+            session.add(
+                Interaction(
+                    at=now,
+                    slack_user_id=user,
+                    rhythm="alerts",
+                    kind="action",
+                    name="open_scoreboard",
+                )
+            )
+            payloads = alert_scoreboards(
+                session, config=config, clicker=user, value=value, channel=channel, ts=ts, now=now
+            )
+            session.commit()
+        return payloads
+
+    async def open_scoreboard(ack: Ack, body: dict[str, Any], respond: Any) -> None:
         await ack()
-        await respond(
-            text="Use `/scoreboard` or the Home tab for the live scoreboard.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        for payload in await asyncio.to_thread(boards, body):
+            await respond(**payload, response_type="ephemeral", replace_original=False)
 
     for action_id, action in ACTIONS.items():
         app.action(action_id)(handler(action))

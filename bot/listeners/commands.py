@@ -13,7 +13,6 @@ through the outbox as uploads (to the person's DM, or the channel with `public`)
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 import threading
@@ -28,11 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import BackgroundTasks
 from bot.listeners import rhythm_named
-from metrics.charts import renderer
 from metrics.clock import Clock
 from metrics.lookup import catalog_for
 from rhythms.commands import drumbeat_command, velocity_reply
-from rhythms.config import OrgConfig
+from rhythms.config import RHYTHM_KINDS, OrgConfig
 from rhythms.explain import explain_blocks
 from rhythms.game_plan import CALLBACK_ID as GAME_PLAN_CALLBACK
 from rhythms.game_plan import OPEN_ACTION as GAME_PLAN_OPEN
@@ -47,11 +45,12 @@ from rhythms.metric_answer import (
     freshness,
     resolve_subject,
 )
+from rhythms.metric_chart import chart_reply
 from rhythms.metric_numbers import viewer
 from rhythms.metric_query import USAGE, QueryError, config_team_words, parse_query
 from rhythms.models import Interaction
 from rhythms.outbox import enqueue
-from rhythms.permissions import viewer_for
+from rhythms.permissions import can_post_in_channel, viewer_for
 from rhythms.scoreboard_command import scoreboard_reply
 
 log = logging.getLogger(__name__)
@@ -103,22 +102,32 @@ def register_command_listeners(
             )
             return {"text": body, "blocks": blocks, "response_type": "ephemeral"}
         query = parse_query(text, catalog_for(config), teams)
-        subject = resolve_subject(
-            session, config=config, viewer=viewer(session, user), target=query.target
-        )
+        asker = viewer(session, user)
+        subject = resolve_subject(session, config=config, viewer=asker, target=query.target)
+        if query.public and asker is not None:
+            person_id = int(subject.scope.key or 0) if subject.scope.kind == "person" else None
+            shared = can_post_in_channel(asker, person_id, config)
+            if not shared.allowed:
+                raise Refused(shared.reason)
         result = answer(
             session, config=config, query=query, subject=subject, now=now, fresh=fresh.read(session)
         )
         body, blocks = answer_blocks(
             result, currency=config.currency.reporting, now=now, compare=True
         )
-        if query.chart and result.daily:
-            png = renderer().trend(
-                f"{result.label} · {result.subject}",
-                [result.start + dt.timedelta(days=i) for i in range(len(result.daily))],
-                list(result.daily),
-                unit=result.unit,
+        upload = None
+        if query.chart:  # the message's numbers per day with their targets, or why not
+            blocks, upload = chart_reply(
+                session,
+                config=config,
+                query=query,
+                subject=subject,
+                result=result,
+                now=now,
+                body=body,
+                blocks=blocks,
             )
+        if upload is not None:
             enqueue(
                 session,
                 rhythm="commands",
@@ -126,11 +135,7 @@ def register_command_listeners(
                 recipient=channel if query.public else user,
                 kind="upload",
                 now=now,
-                payload={
-                    "filename": f"{result.metric}.png",
-                    "title": body[:200],
-                    "content_base64": base64.b64encode(png).decode(),
-                },
+                payload=upload,
             )
         return {
             "text": body,
@@ -141,15 +146,8 @@ def register_command_listeners(
     def scoreboard_work(user: str, text: str) -> dict[str, Any]:
         with session_factory() as session:
             now = clock.now()
-            session.add(
-                Interaction(
-                    at=now,
-                    slack_user_id=user,
-                    kind="command",
-                    name="scoreboard",
-                    rhythm=rhythm_named(config, "daily_scoreboard"),
-                )
-            )
+            # a command of its own in the usage report, not a use of the daily DM rhythm
+            session.add(Interaction(at=now, slack_user_id=user, kind="command", name="scoreboard"))
             session.commit()
             payload = scoreboard_reply(
                 session, config=config, viewer=viewer_for(session, user), text=text, now=now
@@ -308,9 +306,29 @@ def register_command_listeners(
         await asyncio.to_thread(record_plan, str(body["user"]["id"]), "view", GAME_PLAN_CALLBACK)
         wake_sender()
 
+    def record_explain(user: str, topic: str) -> None:
+        """A "How is this computed?" click, counted under the rhythm whose post it is on
+        (the button's value is the rhythm's kind: `control_tower`, `monthly_review`)."""
+        rhythm = rhythm_named(config, topic) if topic in RHYTHM_KINDS else None
+        try:
+            with session_factory() as session:
+                session.add(
+                    Interaction(
+                        at=clock.now(),
+                        slack_user_id=user,
+                        rhythm=rhythm,
+                        kind="action",
+                        name="explain_metric",
+                    )
+                )
+                session.commit()
+        except SQLAlchemyError:
+            log.warning("explain click not recorded", exc_info=True)
+
     async def explain(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
         topic = str((body.get("actions") or [{}])[0].get("value") or "")
+        await asyncio.to_thread(record_explain, str((body.get("user") or {}).get("id", "")), topic)
         text, blocks = explain_blocks(config, topic)
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 

@@ -205,7 +205,8 @@ def test_plan_targets_count_reps_only(session: Session) -> None:
     made = metric_value(
         session, config=cfg, metric="pipeline_coverage", scope=Scope.team("ae"), start=NOV, end=END
     )
-    assert made.value == pytest.approx(6000 / 17000)
+    # 20000 × 20/21 (Thanksgiving off), less the 3000 booked
+    assert made.value == pytest.approx(6000 / (20000 * 20 / 21 - 3000))
     tiny = cfg.model_copy(
         update={
             "metrics": (MetricConfig(name="bookings", targets={"ae": TargetSet(monthly=2000)}),)

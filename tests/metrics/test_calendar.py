@@ -44,6 +44,20 @@ def test_custom_working_week() -> None:
     sun_thu = WorkCalendar(CalendarConfig(working_days=("sun", "mon", "tue", "wed", "thu")))
     assert sun_thu.is_working_day(dt.date(2026, 11, 22))  # Sunday
     assert not sun_thu.is_working_day(dt.date(2026, 11, 27))  # Friday
+    # Fri Nov 27 - Sun Nov 29: only the Sunday is a working weekday here
+    assert sun_thu.normal_working_days(dt.date(2026, 11, 27), dt.date(2026, 11, 29)) == 1
+
+
+def test_normal_working_days_count_holidays_as_working() -> None:
+    """What weekly/monthly targets are for: the working weekdays, holidays included."""
+    week = (dt.date(2026, 11, 23), dt.date(2026, 11, 29))  # Thanksgiving week
+    assert len(US.working_days(*week)) == 4
+    assert US.normal_working_days(*week) == 5
+    # November 2026: 21 weekdays; Veterans Day and Thanksgiving off leave 19
+    november = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    assert (US.normal_working_days(*november), len(US.working_days(*november))) == (21, 19)
+    assert US.normal_working_days(dt.date(2026, 11, 28), dt.date(2026, 11, 29)) == 0  # weekend
+    assert US.normal_working_days(dt.date(2026, 11, 30), dt.date(2026, 11, 29)) == 0  # empty
 
 
 def test_offset_clock_moves_forward_only() -> None:

@@ -13,6 +13,7 @@ from metrics import group_values
 from metrics.batch import daily_series_by_person, values_by_person
 from metrics.calendar import WorkCalendar
 from metrics.config import MetricConfig, MetricsConfig, PersonConfig, TargetSet
+from metrics.directory import apply_directory
 from metrics.group_values import PersonSums, daily_totals, pipeline_coverage
 from metrics.lookup import Scope, catalog_for, metric_value
 from metrics.models import MetricDaily, Person
@@ -167,3 +168,48 @@ def test_pipeline_coverage_equals_metric_value(session: Session, scope_of: str) 
         fast = pipeline_coverage(session, config=cfg, scope=scope, start=start, end=end)
         assert fast == slow
         assert fast.numerator > 0 or scope_of == "person"
+
+
+def test_coverage_counts_a_rep_who_moved_for_their_days_on_the_team(session: Session) -> None:
+    """Lee moves from SDR to AE on Mon Oct 19: AE's October bookings target has his 10
+    working days there (not his whole month), in the lookup and here alike."""
+    cfg = _cfg()
+    Org(session, cfg, dt.date(2026, 1, 1))
+    moved = cfg.model_copy(
+        update={
+            "people": tuple(
+                p.model_copy(update={"team": "ae"}) if p.email.startswith("lee@") else p
+                for p in cfg.people
+            )
+        }
+    )
+    apply_directory(session, moved, today=dt.date(2026, 10, 19))
+    session.add(
+        MetricDaily(
+            person_id=session.scalars(
+                select(Person.id).where(Person.email == "sam@acme.test")
+            ).one(),
+            metric="bookings",
+            day=dt.date(2026, 10, 5),
+            value=3000.0,
+            team_key="ae",
+        )
+    )
+    session.flush()
+    # Sam and Kim AE's 10,000 a month, Ola her own 2,500; Lee 10 days at 180 (part of a
+    # month is shared out by the weekly target first: the reps' 900 ÷ 5); Sam booked 3,000
+    remaining = 10000 + 10000 + 2500 + 180 * 10 - 3000
+    october = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    slow = metric_value(
+        session,
+        config=moved,
+        metric="pipeline_coverage",
+        scope=Scope.team("ae"),
+        start=october[0],
+        end=october[1],
+    )
+    fast = pipeline_coverage(
+        session, config=moved, scope=Scope.team("ae"), start=october[0], end=october[1]
+    )
+    assert slow.denominator == pytest.approx(remaining)
+    assert fast == slow

@@ -111,8 +111,10 @@ def test_pipeline_coverage_is_open_pipeline_over_remaining_target(session: Sessi
         start=start,
         end=end,
     )
-    assert (cov.numerator, cov.denominator, cov.excluded) == (15000, 6000, 1)
-    assert cov.value == pytest.approx(2.5)
+    # November's target: 10000 × 20/21 (Thanksgiving off) = 9523.809523810, less 4000 won
+    assert (cov.numerator, cov.excluded) == (15000, 1)
+    assert cov.denominator == pytest.approx(5523.80952381)
+    assert cov.value == pytest.approx(15000 / 5523.80952381)
 
 
 def test_resolve_period_in_the_callers_zone() -> None:

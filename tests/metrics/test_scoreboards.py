@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
 
 from metrics.config import PersonConfig, TargetSet
+from metrics.directory import apply_directory
 from metrics.rollups import refresh_rollups
 from metrics.scoreboards import person_scoreboard, team_scoreboards
 from tests.metrics.builders import BERLIN, CHICAGO, THANKSGIVING, Org, config, local
@@ -154,3 +156,43 @@ def test_a_manager_is_not_held_to_the_team_reps_targets(session: Session) -> Non
     refresh_rollups(session, config=cfg)
     board = person_scoreboard(session, config=cfg, person_id=org.person["mo"], day=DAY, as_of=AS_OF)
     assert board.metrics == ()  # calls: sdr (reps) and rep targets only; emails: rep only
+
+
+def test_streak_and_targets_follow_the_team_of_each_day(session: Session) -> None:
+    """Sam moves from ae (calls: a rep's 10 a day) to sdr (8) on Thu Nov 12 and makes 9
+    calls and 4 emails every working day: he missed ae's target every day before, so his
+    streak on Tue Nov 17 is Nov 12, 13, 16 and 17 — 4, not every working day since Nov 2
+    (12). A board for a day on ae holds him to ae's target."""
+    before = config()
+    org = Org(session, before, dt.date(2026, 11, 1))
+    after = before.model_copy(
+        update={
+            "people": tuple(
+                p.model_copy(update={"team": "sdr"}) if p.email == "sam@acme.test" else p
+                for p in before.people
+            )
+        }
+    )
+    apply_directory(session, after, today=dt.date(2026, 11, 12))
+    new_york = ZoneInfo("America/New_York")
+    day = dt.date(2026, 11, 2)
+    while day <= DAY:
+        if day.weekday() < 5:
+            _work(org, "sam", new_york, day, calls=9, emails=4)
+        day += dt.timedelta(days=1)
+    refresh_rollups(session, config=after)
+    sam = org.person["sam"]
+    board = person_scoreboard(session, config=after, person_id=sam, day=DAY, as_of=AS_OF)
+    assert board.streak_days == 4
+    assert [(m.metric, m.target) for m in board.metrics] == [("calls", 8), ("emails", 4)]
+    team = {
+        b.person_id: b
+        for b in team_scoreboards(session, config=after, team_key="sdr", day=DAY, as_of=AS_OF)
+    }
+    assert team[sam].streak_days == 4
+    on_ae = person_scoreboard(
+        session, config=after, person_id=sam, day=dt.date(2026, 11, 11), as_of=AS_OF
+    )
+    calls = on_ae.metrics[0]
+    assert (calls.value, calls.target, calls.status) == (9, 10, "yellow")  # 90% of ae's 10
+    assert on_ae.streak_days == 0  # Nov 11 missed ae's target

@@ -5,7 +5,7 @@ computation: `metric_value` per person and day, `target_for_range` / `expected_b
 A small org over several zones, with a company holiday, a US DST change, a personal target
 override, team and role targets, a daily target of 0 (no target), a ratio input with a target,
 a weekly-only target (no daily: not on the board), an inactive rep, a rep out of office, and a
-rep who changed team.
+rep who changed team (held to each day's team's targets: `_team_on`).
 """
 
 from __future__ import annotations
@@ -107,6 +107,11 @@ def cfg(session: Session) -> MetricsConfig:
     return after
 
 
+def _team_on(person: Person, day: dt.date) -> str | None:
+    """The team of the day, as the fixture moved Sam (not read from the memberships)."""
+    return "ae" if person.email == "sam@acme.test" and day < MOVED else person.team_key
+
+
 def _reference(
     session: Session, cfg: MetricsConfig, person: Person, day: dt.date, as_of: dt.datetime
 ) -> PersonScoreboard:
@@ -115,7 +120,7 @@ def _reference(
     from zoneinfo import ZoneInfo
 
     local_now = as_of.astimezone(ZoneInfo(zone))
-    who = {"email": person.email, "role": person.role, "team": person.team_key}
+    who = {"email": person.email, "role": person.role, "team": _team_on(person, day)}
 
     def value(metric: str, on: dt.date) -> float:
         found = metric_value(
@@ -160,7 +165,15 @@ def _reference(
         )
 
     def met(on: dt.date) -> bool:
-        return all(value(metric, on) >= target for metric, target in picked)
+        """At or above every daily target above 0 of the day's team (none: not met)."""
+        team = _team_on(person, on)
+        targets = [
+            (defn.name, t)
+            for defn in catalog_for(cfg).metrics.values()
+            if defn.kind == "input" and defn.special is None
+            if (t := resolve_target(cfg, defn.name, "daily", **{**who, "team": team}))
+        ]
+        return bool(targets) and all(value(metric, on) >= t for metric, t in targets)
 
     def away(on: dt.date) -> bool:
         start, until = person.out_of_office_from, person.out_of_office_until

@@ -81,9 +81,12 @@ def test_team_key_targets_are_for_the_teams_reps_only() -> None:
 
 
 def test_target_for_a_range_uses_working_days_and_explicit_periods() -> None:
+    """Weekly and monthly targets are for normal weeks and months: a holiday takes its
+    working day's share off (the calendar has Thanksgiving off, no country)."""
     cfg = config(
         metrics=(
             MetricConfig(name="calls", targets={"rep": TargetSet(weekly=40, monthly=150)}),
+            MetricConfig(name="meetings_booked", targets={"rep": TargetSet(monthly=21)}),
             MetricConfig(name="win_rate", targets={"rep": TargetSet(monthly=0.3)}),
         ),
         people=(PersonConfig(email="x@acme.test", name="X", role="rep", team="sdr"),),
@@ -91,6 +94,7 @@ def test_target_for_a_range_uses_working_days_and_explicit_periods() -> None:
     work = WorkCalendar(cfg.calendar)
     catalog = build_catalog(cfg)
     calls, win = catalog.get("calls"), catalog.get("win_rate")
+    meetings = catalog.get("meetings_booked")
 
     def target(metric: object, start: dt.date, end: dt.date) -> float | None:
         return target_for_range(
@@ -107,10 +111,15 @@ def test_target_for_a_range_uses_working_days_and_explicit_periods() -> None:
     monday = dt.date(2026, 11, 16)
     assert target(calls, monday, monday + dt.timedelta(days=6)) == 40  # explicit week
     assert target(calls, monday, monday + dt.timedelta(days=1)) == pytest.approx(16)  # 2 x 40/5
-    # Thanksgiving week has 4 working days: 3 of them (Mon-Wed) are 3/4 of the weekly target.
+    # Thanksgiving week has 4 working days of 5: each is still 40/5 = 8, the holiday 0.
     tg_monday = THANKSGIVING - dt.timedelta(days=3)
-    assert target(calls, tg_monday, THANKSGIVING) == pytest.approx(30)
-    assert target(calls, dt.date(2026, 11, 1), dt.date(2026, 11, 30)) == 150  # whole month
+    assert target(calls, tg_monday, THANKSGIVING) == 24  # Mon-Wed: 3 x 8
+    assert target(calls, tg_monday, tg_monday + dt.timedelta(days=6)) == 32  # 40 x 4/5
+    # November has 21 weekdays, 20 of them working: 150 x 20/21, kept to 9 decimals.
+    assert target(calls, dt.date(2026, 11, 1), dt.date(2026, 11, 30)) == 142.857142857
+    assert target(calls, dt.date(2026, 12, 1), dt.date(2026, 12, 31)) == 150  # no holiday
+    # Monthly only: 21 / 21 weekdays = 1 a working day; Thanksgiving week has 4.
+    assert target(meetings, tg_monday, tg_monday + dt.timedelta(days=6)) == 4
     assert target(win, monday, monday) == 0.3  # a level, never scaled
 
 
@@ -184,3 +193,21 @@ def test_group_target_equals_the_members_targets_summed() -> None:
         cfg, work, emails, start, end, email="lee@acme.test", role="rep", team="sdr"
     )
     assert dana != lee  # the override is in play
+
+
+def test_a_group_exactly_on_a_scaled_target_is_green() -> None:
+    """November has 20 working days of 21 weekdays (Thanksgiving): a rep's monthly 7000 is
+    6666.666666667 kept to 9 decimals, and three of those 20000.000000001 — a team that
+    made exactly 20000 would be yellow. The group adds its members' exact shares."""
+    cfg = config(metrics=(MetricConfig(name="bookings", targets={"rep": TargetSet(monthly=7000)}),))
+    work = WorkCalendar(cfg.calendar)
+    bookings = build_catalog(cfg).get("bookings")
+    people = [SimpleNamespace(email=f"r{i}@acme.test", role="rep", team_key="ae") for i in range(3)]
+    start, end = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+    one = target_for_range(
+        cfg, work, bookings, start, end, email="r0@acme.test", role="rep", team="ae"
+    )
+    assert one == 6666.666666667
+    team = group_target(cfg, work, bookings, people, start, end)
+    assert team == 20000
+    assert status_for(20000, team, ORG) == "green"

@@ -57,8 +57,7 @@ def cases(private: bool) -> list[tuple[str, str, str, bool]]:
         row = {**row, **(PRIVATE_CHANGES.get(role, {}) if private else {})}
         for target, words in TARGETS.items():
             out.append((role, "/metric", f"calls {words}".strip(), row[target]))
-            if target != "org":  # scoreboards are per person or team
-                out.append((role, "/scoreboard", words, row[target]))
+            out.append((role, "/scoreboard", words, row[target]))  # org: a line per team
             if target in ("own_team", "other_team"):
                 out.append((role, "/velocity", words, row[target]))
             if target == "org":

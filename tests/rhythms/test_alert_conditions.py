@@ -42,7 +42,7 @@ def _observe(
     )
     by_id = {p.id: name for name, p in people.items()}
     return {
-        by_id[s.subject.person.id]: (s.obs.breached, s.obs.cleared, s.obs.value, s.threshold)
+        by_id[s.subject.person.id]: (s.obs.breached, s.obs.cleared, s.obs.value, s.detail)
         for s in seen
         if s.subject.person is not None
     }
@@ -86,7 +86,11 @@ def test_value_thresholds_with_their_hysteresis(
         by_time=None,
     )
     assert {name: got[name][:3] for name in expected} == expected
-    assert {got[name][3] for name in expected} == {"10"}
+    # what the message says: the value, in the metric's words, and the rule's threshold
+    assert {name: got[name][3] for name in expected} == {
+        name: f"{value} calls today — alert {condition} 10"
+        for name, (_, _, value) in expected.items()
+    }
 
 
 def test_below_a_share_of_pace_in_each_persons_zone(session: Session) -> None:
@@ -100,10 +104,31 @@ def test_below_a_share_of_pace_in_each_persons_zone(session: Session) -> None:
         by_time=None,
     )
     # SDR target 60 a day (Ben's own 50); pace = target × share of the day elapsed, the
-    # whole calls due;
-    # breached under 60 % of pace, cleared from 65 %
-    assert got["dana"] == (True, False, 10, "60% of pace (14)")  # 23.3 by 12:30: 43 %
-    assert got["leo"] == (False, True, 20, "60% of pace (18)")  # 30 by 13:30: 67 %
+    # whole calls due; breached under 60 % of pace, cleared from 65 %. The message says the
+    # value, what was due, the share, the gap and the threshold.
+    # 23.3 due by 12:30 is 23 calls: 10 is 43 %
+    assert got["dana"] == (
+        True,
+        False,
+        10,
+        "10 calls of 23 due by now (43%), 13 short — alert below 60%",
+    )
+    assert got["leo"] == (  # 30 by 13:30: 67 %
+        False,
+        True,
+        20,
+        "20 calls of 30 due by now (67%), 10 short — alert below 60%",
+    )
     # 16.7 due by 11:30 is 16 calls (counted whole, as the scoreboard does): 5 is 31 %
-    assert got["aisha"] == (True, False, 5, "60% of pace (9.6)")
-    assert got["ben"] == (False, False, 16, "60% of pace (15)")  # 25 by 13:30: 64 %, the band
+    assert got["aisha"] == (
+        True,
+        False,
+        5,
+        "5 calls of 16 due by now (31%), 11 short — alert below 60%",
+    )
+    assert got["ben"] == (  # 25 by 13:30: 64 %, the band
+        False,
+        False,
+        16,
+        "16 calls of 25 due by now (64%), 9 short — alert below 60%",
+    )

@@ -67,15 +67,18 @@ def test_team_baseline_is_the_team_of_each_working_day(session: Session) -> None
     sdr = seen["team:sdr"]
     # (9 × 4 + 2) / 9 working days = 4.22 a day; half the day gone: 2.11 expected by now;
     # 1 < 2.11 × (1 - 0.3) = 1.48 → breached
-    assert sdr.threshold == "30% below 14-day avg (2.1)"
+    assert sdr.detail == (
+        "1 meetings booked so far vs 2.1 by now on an average working day (last 14 days)"
+        " — alert at 30% below"
+    )
     assert sdr.obs.breached and not sdr.obs.cleared and sdr.obs.value == 1
     assert sdr.trend == (4, 4, 4, 4, 4, 6, 4)  # the last 7 working days, 12 Nov to 20 Nov
 
     ae = seen["team:ae"]
     # 100 / 9 = 11.1 a day, 5.56 by now; 5.56 × 0.7 = 3.89 ≤ 4 < 5.56 × (0.7 + 0.05) = 4.17:
     # inside the hysteresis band, neither breached nor cleared
-    assert ae.threshold == "30% below 14-day avg (5.6)"
+    assert ae.detail.startswith("4 meetings booked so far vs 5.6 by now")
     assert not ae.obs.breached and not ae.obs.cleared and ae.obs.value == 4
 
     cs = seen["team:cs"]  # no history at all: nothing to compare with, never fires
-    assert cs.threshold == "no baseline" and not cs.obs.breached and cs.obs.cleared
+    assert cs.detail == "no baseline yet" and not cs.obs.breached and cs.obs.cleared

@@ -50,25 +50,45 @@ def test_no_grace_fires_at_once_and_pending_clears_silently() -> None:
     assert _run([(0, BREACH), (10, CLEAR), (20, BREACH)]) == ["pending", "ok", "pending"]
 
 
-def test_resolves_then_cooldown_blocks_refire() -> None:
-    steps = [
-        (0, BREACH),
-        (30, BREACH),
-        (60, CLEAR),
-        (90, BREACH),
-        (200, BREACH),
-        (301, BREACH),
-        (331, BREACH),
-    ]
+def test_a_relapse_inside_the_cooldown_fires_once_confirmed_not_hours_later() -> None:
+    """Resolved at 60, red again at 90: a new episode, confirmed at the next evaluation
+    (and after the grace) — not held back until the 4-hour cooldown ends at 300."""
+    steps = [(0, BREACH), (30, BREACH), (60, CLEAR), (90, BREACH), (120, BREACH), (150, BREACH)]
     assert _run(steps) == [
         "pending",
         "firing!fire",
         "resolved!resolve",
-        "resolved",
-        "resolved",
+        "pending",
+        "firing!fire",
+        "firing",
+    ]
+    # no grace: the relapse still waits for one more evaluation before it pings
+    no_grace = [(0, BREACH), (30, CLEAR), (60, BREACH), (90, BREACH)]
+    assert _run(no_grace, grace=dt.timedelta(0)) == [
+        "firing!fire",
+        "resolved!resolve",
         "pending",
         "firing!fire",
     ]
+
+
+def test_flapping_inside_the_cooldown_pings_once() -> None:
+    """Red and green at every evaluation: one ping; the cooldown (4 h from the resolve at
+    30) is kept by every relapse that clears before it is confirmed."""
+    flips = [(m, BREACH if i % 2 == 0 else CLEAR) for i, m in enumerate(range(0, 211, 30))]
+    states = _run(flips, grace=dt.timedelta(0))
+    assert states == [
+        "firing!fire",
+        "resolved!resolve",
+        "pending",
+        "resolved",
+        "pending",
+        "resolved",
+        "pending",
+        "resolved",
+    ]
+    # red again once the cooldown is over (270): a new alert at once, as after any resolve
+    assert _run([*flips, (300, BREACH)], grace=dt.timedelta(0))[-1] == "firing!fire"
 
 
 def test_hysteresis_band_keeps_state() -> None:

@@ -73,7 +73,7 @@ def test_control_tower_names_the_lagging_team_and_flags_reps(session: Session) -
     message = tower_message(tower)
     assert validate_blocks(message["blocks"]) == []
     assert "Account Executives" in message["text"]
-    png = tower_chart(tower)
+    png = tower_chart(tower, CFG.org)
     assert png is not None and png.startswith(b"\x89PNG")
 
 

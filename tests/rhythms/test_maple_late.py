@@ -22,7 +22,14 @@ from rhythms.maple_flow import SubmitOutcome, submit
 from rhythms.maple_rhythm import deadline_at, maple_followups, post_digest
 from rhythms.models import Delivery, DigestShown
 from rhythms.registry import configured_audience
-from tests.rhythms.test_maple_rhythm import _config, _deliveries, _setup, _submit_view, _utc
+from tests.rhythms.test_maple_rhythm import (
+    _config,
+    _deliveries,
+    _prompted,
+    _setup,
+    _submit_view,
+    _utc,
+)
 
 WEEK = "2026-W47"
 DIGEST_AT = _utc(23, 17, 5)  # Monday 12:05 New York, just past the deadline
@@ -277,6 +284,7 @@ def test_the_sweep_never_posts_a_version_older_than_one_in_flight(
         pytest.skip("SQLite's single writer lock serialises the sweep and the submission")
     cfg = _config()
     people = _setup(session, cfg)
+    _prompted(session)
     priya = people["priya"]
     maple_followups(session, config=cfg, now=DIGEST_AT)
     with session_factory() as other:  # committed after the digest's sweep, before its commit

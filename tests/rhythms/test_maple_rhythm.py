@@ -12,6 +12,7 @@ from bot.sandbox.blockkit import validate_blocks
 from metrics.clock import TravellingClock
 from metrics.directory import apply_directory
 from metrics.models import MetricDaily, Person
+from rhythms import runs
 from rhythms.config import OrgConfig, load_org_config
 from rhythms.engine import RhythmEngine
 from rhythms.maple import get_reply, save_reply
@@ -39,6 +40,20 @@ def _setup(session: Session, cfg: OrgConfig) -> dict[str, Person]:
         p.slack_user_id = f"U{p.id:05d}"
     session.commit()
     return people
+
+
+def _prompted(session: Session, week_friday: dt.date = FRIDAY) -> None:
+    """Record the week's prompt as sent (New York, 14:00): a digest needs a week people were
+    asked about."""
+    run = runs.plan(
+        session,
+        rhythm="maple",
+        period_key=f"maple:{week_friday.isoformat()}:America/New_York",
+        scheduled_for=dt.datetime.combine(week_friday, dt.time(19), tzinfo=dt.UTC),
+        status=runs.DONE,
+    )
+    assert run is not None
+    session.commit()
 
 
 def _utc(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -319,6 +334,7 @@ def test_the_deadline_is_org_time_shown_in_each_zone_and_nothing_reminds_after_i
 def test_reminders_only_while_the_week_is_open_and_never_to_people_away(session: Session) -> None:
     cfg = _config()
     people = _setup(session, cfg)
+    _prompted(session)
     # a fresh deployment, Friday 21:25 UTC: week 47's prompt has not fired in Los Angeles
     # yet, and week 46 there is long over: nobody is reminded of it
     maple_followups(session, config=cfg, now=_utc(20, 21, 25))
@@ -482,6 +498,7 @@ def test_the_metrics_of_a_manager_of_two_teams_are_their_reps(session: Session) 
 def test_a_late_update_reaches_the_digest_readers(session: Session) -> None:
     cfg = _config()
     people = _setup(session, cfg)
+    _prompted(session)
     maple_followups(session, config=cfg, now=_utc(23, 17, 5))  # the digest, Priya missing
     session.commit()
     heads = [

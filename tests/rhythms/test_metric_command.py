@@ -12,6 +12,7 @@ from metrics.lookup import catalog_for
 from metrics.models import MetricDaily, Person, SyncRun
 from rhythms.config import OrgConfig, load_org_config
 from rhythms.metric_answer import (
+    Answer,
     Refused,
     answer,
     answer_blocks,
@@ -166,10 +167,16 @@ def test_answer_for_a_team_this_week(session: Session) -> None:
     a = answer(session, config=CFG, query=query, subject=subject, now=NOW)
     assert a.value == 50 + 62 + 20 + 70 + 30 + 10
     # the whole week is the target ("this week" is judged against the week, paced):
-    # sdr weekly 300 for each of 4 SDRs (Ben overrides only his daily target)
-    assert a.target == pytest.approx(300 * 4)
-    # Wed 15:00 NY: 2 full days + 6/9 of Wednesday out of 4 working days
-    assert a.expected == pytest.approx(a.target * (2 + 6 / 9) / 4)
+    # sdr weekly 300 for each of 4 SDRs (Ben overrides only his daily target), for a normal
+    # week: Thanksgiving week has 4 working days of 5, so 240 each
+    assert a.target == pytest.approx(240 * 4)
+    # Wed 15:00 NY: 2 full days + today's share out of 4 working days, for each rep in their
+    # own zone, each a whole number: Dana (Chicago) 5/9 of today, Leo and Ben (New York) 6/9,
+    # Aisha (Denver) 4/9 — not 6/9 for everyone
+    each = a.target / 4
+    shares = (5 / 9, 6 / 9, 6 / 9, 4 / 9)
+    assert a.expected == sum(int(each * (2 + today) / 4 + 1e-9) for today in shares)
+    assert a.expected < int(a.target * (2 + 6 / 9) / 4)
     assert a.previous == 100
     assert a.daily == (120.0, 92.0, 30.0)
     _, blocks = answer_blocks(a, currency="USD", now=NOW)
@@ -202,10 +209,42 @@ def test_team_targets_follow_who_was_on_the_team_each_day(session: Session) -> N
             session, config=moved, viewer=people["olivia"], target=query.target
         )
         targets[team] = answer(session, config=moved, query=query, subject=subject, now=NOW).target
-    assert targets["sdr"] == pytest.approx(300 * 3 + 60 * 2)  # Dana, Aisha, Ben + Leo's 2 days
+    # Thanksgiving week: 4 working days of 5, so a weekly 300 is 240 (and 75 is 60)
+    assert targets["sdr"] == pytest.approx(240 * 3 + 60 * 2)  # Dana, Aisha, Ben + Leo's 2 days
     leo_days = len(work_calendar(moved).working_days(NOW.date(), dt.date(2026, 11, 29)))
     assert leo_days >= 1
-    assert targets["ae"] == pytest.approx(75 * 3 + 15 * leo_days)  # Chloe, Diego, Emma + Leo
+    assert targets["ae"] == pytest.approx(60 * 3 + 15 * leo_days)  # Chloe, Diego, Emma + Leo
+
+
+def test_a_persons_and_the_orgs_targets_follow_the_team_of_each_day(session: Session) -> None:
+    """Leo moves from sdr (60 calls a day) to ae (15) on Wed Nov 25: his Tuesday is an
+    SDR's day (30 of 60: red, not 30 of ae's 15), his week Mon-Tue on sdr and Wed, Fri on ae
+    (Thanksgiving off), and the org's target is its teams' (each counting his own days)."""
+    people = _setup(session)
+    moved = CFG.model_copy(
+        update={
+            "people": tuple(
+                p.model_copy(update={"team": "ae"}) if p.email.startswith("leo.") else p
+                for p in CFG.people
+            )
+        }
+    )
+    apply_directory(session, moved, today=NOW.date())  # Wednesday
+    session.commit()
+
+    def asked(text: str) -> Answer:
+        query = parse_query(text, CATALOG, TEAMS)
+        subject = resolve_subject(
+            session, config=moved, viewer=people["olivia"], target=query.target
+        )
+        return answer(session, config=moved, query=query, subject=subject, now=NOW)
+
+    tuesday = asked("calls @leo 2026-11-24")
+    assert (tuesday.target, tuesday.value, tuesday.status) == (60, 30, "red")
+    assert asked("calls @leo 2026-11-25").target == 15
+    assert asked("calls @leo this week").target == 2 * 60 + 2 * 15
+    teams = sum(asked(f"calls {team} this week").target or 0 for team in ("sdr", "ae", "cs"))
+    assert asked("calls org this week").target == teams
 
 
 def test_a_rep_exactly_on_target_is_green() -> None:

@@ -1,6 +1,7 @@
 """The one-statement numbers of a `/metric` answer (rhythms.metric_numbers) against the
-per-figure lookups they replace (metrics.lookup.metric_value for each period,
-metrics.batch.daily_series_by_person for the sparkline), on the same rows: every period
+per-figure lookups they replace (metrics.lookup.metric_value for each period; for the
+sparkline metrics.batch.daily_series_by_person, metrics.group_values.team_daily_totals and
+org_daily_totals: the same rows as the value), on the same rows: every period
 word, persons/teams/the org, additive, ratio and special metrics, a person who moved teams,
 an inactive person, overlapping comparison periods and instants around DST changes."""
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from metrics.batch import daily_series_by_person
 from metrics.directory import apply_directory
+from metrics.group_values import org_daily_totals, team_daily_totals
 from metrics.lookup import catalog_for, metric_value, resolve_period
 from metrics.models import MetricDaily, Person, SyncRun
 from rhythms import metric_numbers
@@ -100,14 +102,18 @@ def _slow(
     )
     daily: tuple[float, ...] = ()
     if defn.additive and subject.members and (period.end - period.start).days < 62:
-        series = daily_series_by_person(
-            session,
-            defn=defn,
-            person_ids=[p.id for p in subject.members],
-            start=period.start,
-            end=min(period.end, today),
-        )
-        daily = tuple(sum(day) for day in zip(*series.values(), strict=True)) if series else ()
+        start, end = period.start, min(period.end, today)
+        if scope.kind == "person":  # the scope's rows, as its value sums them
+            pid = int(str(scope.key))
+            series = daily_series_by_person(
+                session, defn=defn, person_ids=[pid], start=start, end=end
+            )
+            daily = tuple(series[pid])
+        elif scope.kind == "team":  # everyone on the team each day, managers included
+            key = str(scope.key)
+            daily = tuple(team_daily_totals(session, defn=defn, team_key=key, start=start, end=end))
+        else:  # every row
+            daily = tuple(org_daily_totals(session, defn=defn, start=start, end=end))
     return value.value, value.excluded, previous.value, daily
 
 
@@ -143,11 +149,25 @@ def test_answer_numbers_match_the_per_figure_lookups(session: Session) -> None:
                     assert same, (now, period, subject.name, metric, got, value, previous, daily)
     assert checked == len(NOWS) * len(PERIODS) * len(subjects) * len(METRICS)
     assert mismatched == 0
-    # pipeline coverage is read from deals, not rollups: still the per-figure lookup
+    # pipeline coverage is read from deals, not rollups: the lookup, over the whole month (a
+    # snapshot of now: no comparison, no series)
     query = MetricQuery("pipeline_coverage", Target("self"), "this month", True, False, False)
-    got = answer(session, config=CFG, query=query, subject=subjects[0], now=NOWS[0])
-    slow = _slow(session, "pipeline_coverage", subjects[0], "this month", NOWS[0])
-    assert (got.value, got.excluded, got.previous, got.daily) == slow
+    for subject in subjects:
+        got = answer(session, config=CFG, query=query, subject=subject, now=NOWS[0])
+        whole = metric_value(
+            session,
+            config=CFG,
+            metric="pipeline_coverage",
+            scope=subject.scope,
+            start=dt.date(2026, 11, 1),
+            end=dt.date(2026, 11, 30),
+        )
+        assert (got.value, got.excluded, got.previous, got.daily) == (
+            whole.value,
+            whole.excluded,
+            None,
+            (),
+        )
 
 
 def test_rows_for_both_periods_are_read_once_and_overlaps_count_in_each(session: Session) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,7 +54,7 @@ def _text(message: dict[str, object]) -> str:
 
 def test_growth_target_is_the_reviews_bookings_target(session: Session) -> None:
     """A manager's own quota (Tom's, on AE) is not in the growth model's target any more
-    than in the bookings line: both are the reps' $440k."""
+    than in the bookings line: both are the reps' $440k a normal month."""
     people = _people(session)
     for day in range(1, 29):
         _put(session, people["chloe"], "meetings_held", OCT.replace(day=day), 2)
@@ -65,8 +66,11 @@ def test_growth_target_is_the_reviews_bookings_target(session: Session) -> None:
     session.commit()
     review = monthly_review(session, config=_tom_has_a_quota(), month=OCT)
     booked = next(line for line in review.org if line.metric == "bookings")
-    assert booked.target == 3 * 120000 + 2 * 40000
-    assert review.growth.month.target == review.growth.month.naive == booked.target
+    # October has 21 working days of 22 weekdays (Columbus Day): (3 × 120k + 2 × 40k) × 21/22
+    assert booked.target == 420000
+    # the growth model plans November, 19 working days of 21: the same reps' 440k × 19/21
+    assert review.growth.month.target == review.growth.month.naive
+    assert review.growth.month.naive == pytest.approx(440000 * 19 / 21)
     g = review.growth
     # the chain the inputs needed were computed with is printed with its window
     text = _text(review_message(review))
@@ -149,9 +153,10 @@ def test_review_charts_use_the_reporting_currency_and_show_reps_times_quota(
     assert [title for title, _ in charts] == ["Bookings this month", "Funnel", "Growth model"]
     slots = renderer()._slots
     texts = [a.get_text() for a in slots["trend"].dynamic if hasattr(a, "get_text")]
-    assert texts == ["- - target €440k"]
+    assert texts == ["- - target €420k"]  # 440k × 21/22: Columbus Day is off
     growth = [a.get_text() for a in slots["growth"].dynamic if hasattr(a, "get_text")]
-    assert "reps × quota €440k" in growth
+    # next month's: November has 19 working days of 21 weekdays, 440k × 19/21 = 398.1k
+    assert "reps × quota €398k" in growth
     assert compact(review.growth.month.projected_bookings or 0, "currency", "EUR") in growth
     assert not any("$" in t for t in growth)
     assert compact(16_000, "currency", "EUR") == "€16k"

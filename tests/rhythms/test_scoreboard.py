@@ -79,7 +79,10 @@ def test_verdict_and_what_turns_it_green() -> None:
     )
     assert verdict(board(*two_behind)) == "Behind: 0 of 2 inputs on pace"
     assert verdict(board(*FOUR[:2])) == "Winning: 1 of 2 inputs on pace"
-    assert verdict(board(FOUR[0], two_behind[1], *FOUR[2:])) == "Close: 2 of 4 inputs on pace"
+    # one red input makes the rep red, whatever the others (metrics.scoreboard.overall_status)
+    assert verdict(board(FOUR[0], two_behind[1], *FOUR[2:])) == "Behind: 2 of 4 inputs on pace"
+    assert verdict(board(FOUR[0], FOUR[0], *FOUR[2:])) == "Winning: 2 of 4 inputs on pace"
+    assert verdict(board(FOUR[0], FOUR[0], FOUR[0], FOUR[3])) == "Close: 1 of 4 inputs on pace"
     assert to_green(board(*two_behind)) == "4 more calls and 1 more meeting booked"
     assert verdict(board(metric("calls", "Calls", 70, 60, "green"))) == "Winning: on pace"
     assert to_green(board(metric("calls", "Calls", 70, 60, "green"))) is None

@@ -92,6 +92,28 @@ def test_alert_fire_ack_resolve(session_factory: sessionmaker[Session]) -> None:
                 updated = sb.state.dm_messages(maria)
                 assert len(updated) == 1 and updated[0]["ts"] == alert["ts"]
                 assert f"acknowledged by <@{maria}>" in json.dumps(updated[0])
+                # Open scoreboard: the team board of the SDRs in the alert, to Maria only
+                board = _button(alert, "alert_open_scoreboard")
+                reply = await b.driver.block_actions(
+                    user=maria,
+                    actions=[board],
+                    channel=sb.state.dm_with(maria).id,
+                    message_ts=alert["ts"],
+                )
+                assert reply.status == 200
+                boards: list[dict[str, Any]] = []
+                for _ in range(200):
+                    boards = [
+                        e
+                        for e in sb.state.ephemerals(maria)
+                        if str(e.get("text", "")).startswith("SDR scoreboard")
+                    ]
+                    if boards:
+                        break
+                    await asyncio.sleep(0.01)
+                assert len(boards) == 1
+                assert "Leo Martin" in json.dumps(boards[0]["blocks"])  # her team, by name
+                assert "Use `/scoreboard`" not in json.dumps(sb.state.ephemerals(maria))
                 with session_factory() as s:
                     s.merge(
                         MetricDaily(

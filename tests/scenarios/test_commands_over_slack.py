@@ -40,7 +40,10 @@ CASES: list[tuple[str, str, str, str]] = [
     ("dana", "/metric", "calls fortnight", "unknown period"),
     ("dana", "/metric", "list", "win_rate"),
     ("olivia", "/metric", "win_rate org this month", "Win rate · Acme Cloud · this month"),
-    ("maria", "/scoreboard", "", "Your scoreboard"),
+    ("dana", "/scoreboard", "", "Your scoreboard"),
+    ("maria", "/scoreboard", "", "📋 SDR scoreboard"),  # a manager's own: her team's board
+    ("maria", "/scoreboard", "@dana", "Dana Ruiz's scoreboard"),
+    ("olivia", "/scoreboard", "", "📋 Acme Cloud scoreboard"),  # the exec's: the org's
     ("maria", "/scoreboard", "sdr", "SDR"),
     ("dana", "/scoreboard", "cs", "other teams' are for their managers"),
     ("dana", "/drumbeat", "whoami", "Dana Ruiz"),
