@@ -44,6 +44,19 @@ class GroupPace(NamedTuple):
     pace: float | None  # the part of it due by the instant, each person in their zone
 
 
+class Zoned(Protocol):
+    """A person with a zone (an alert `Member`): `today_pace` takes their local today."""
+
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def team_key(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+
+
 def group_pace(
     config: MetricsConfig,
     work: WorkCalendar,
@@ -56,26 +69,50 @@ def group_pace(
     """Target and pace at `now` (aware) of a group from its `runs`: each run's target for its
     days and the part of it due by `now` in the run's zone, summed. A ratio metric has a
     level target (the first run's), due whole. Targets are shared through `memo` as in
-    `person_target`, and so are paces, per (metric, target, days, zone, instant): alerts
-    call this once per subject, thousands of times at one instant."""
+    `person_target`, and so are paces, per (metric, target, days, zone, instant)."""
+    return _summed(config, work, defn, ((r, r.first, r.last) for r in runs), now, memo)
+
+
+def today_pace(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    people: Iterable[Zoned],
+    *,
+    now: dt.datetime,
+    memo: TargetMemo | None = None,
+) -> GroupPace:
+    """`group_pace` of one-day runs: each person's own today in their zone at `now` (alerts
+    call it once per subject, thousands of times at one instant: no run is built)."""
+    return _summed(config, work, defn, ((p, None, None) for p in people), now, memo)
+
+
+def _summed(
+    config: MetricsConfig,
+    work: WorkCalendar,
+    defn: MetricDef,
+    runs: Iterable[tuple[Zoned, dt.date | None, dt.date | None]],
+    now: dt.datetime,
+    memo: TargetMemo | None,
+) -> GroupPace:
+    """Each (person, first, last) run's target and pace at `now`, summed (no days: the
+    person's local today)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     memo = {} if memo is None else memo
-    zones: dict[str, dt.datetime] = {}
+    stamp = now.timestamp()  # keys: an aware datetime hashes through its zone's utcoffset
     targets: list[float] = []
     due: list[float] = []
-    for run in runs:
-        target = person_target(config, work, defn, run, run.first, run.last, memo)
+    for who, first, last in runs:
+        local = _local(now, stamp, who.timezone)
+        if first is None or last is None:
+            first = last = local.date()
+        target = person_target(config, work, defn, who, first, last, memo)
         if target is None:
             continue
-        key = ("group_pace", defn.name, target, run.first, run.last, run.timezone, now)
+        key = ("group_pace", defn.name, target, first, last, who.timezone, stamp)
         if key not in memo:
-            local = zones.get(run.timezone)
-            if local is None:
-                local = zones[run.timezone] = now.astimezone(ZoneInfo(run.timezone))
-            memo[key] = expected_by(
-                target, defn, work=work, start=run.first, end=run.last, local_now=local
-            )
+            memo[key] = expected_by(target, defn, work=work, start=first, end=last, local_now=local)
         targets.append(target)
         pace = memo[key]
         if pace is not None:
@@ -85,3 +122,17 @@ def group_pace(
     if not defn.additive:
         return GroupPace(targets[0], targets[0])
     return GroupPace(sum(targets), sum(due))
+
+
+_LOCAL: dict[tuple[float, str], dt.datetime] = {}
+
+
+def _local(now: dt.datetime, stamp: float, zone: str) -> dt.datetime:
+    """`now` (at `stamp`) in `zone`, cached: a handful of zones, thousands of people."""
+    key = (stamp, zone)
+    local = _LOCAL.get(key)
+    if local is None:
+        if len(_LOCAL) >= 512:
+            _LOCAL.clear()
+        local = _LOCAL[key] = now.astimezone(ZoneInfo(zone))
+    return local
