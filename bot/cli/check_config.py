@@ -11,6 +11,7 @@ from rich.markup import escape
 from bot.cli.common import console, print_config_error
 from bot.settings import Settings
 from rhythms.config import ConfigError, OrgConfig, load_org_config
+from rhythms.config_warnings import rhythm_warnings
 
 
 def register(sub: Any) -> None:
@@ -72,4 +73,4 @@ def config_warnings(cfg: OrgConfig) -> list[str]:
         warnings.append("no reps: scoreboards and team targets are empty")
     staffed = {p.team for p in reps}
     warnings += [f"team {t.key!r} has no reps" for t in cfg.teams if t.key not in staffed and reps]
-    return warnings
+    return warnings + rhythm_warnings(cfg)
