@@ -45,12 +45,9 @@ def _maple_warnings(cfg: OrgConfig, name: str, rhythm: RhythmConfig, now: dt.dat
     week's prompt, against the deadline (org zone; a recipient far from it may differ by a
     few hours)."""
     from rhythms.maple import week_key
-    from rhythms.maple_rhythm import _after, deadline_at, prompt_time
+    from rhythms.maple_rhythm import deadline_at, next_at, prompt_time, reminder_specs
 
-    specs = [str(s) for s in rhythm.options.get("reminders", [])]
-    max_n = rhythm.options.get("max_reminders")
-    if max_n is not None:
-        specs = specs[: int(max_n)]
+    specs = reminder_specs(rhythm)
     zone = cfg.org.timezone
     week = week_key(now.astimezone(ZoneInfo(zone)).date())
     prompt = prompt_time(rhythm, week, zone)
@@ -58,7 +55,7 @@ def _maple_warnings(cfg: OrgConfig, name: str, rhythm: RhythmConfig, now: dt.dat
     deadline_spec = str(rhythm.options.get("deadline") or "mon 12:00")
     out = []
     for j, spec in enumerate(specs):
-        if _after(prompt, spec) >= deadline:
+        if next_at(prompt, spec) >= deadline:
             out.append(
                 f"rhythms.{name}.options.reminders[{j}]: reminder {spec!r} comes at or after "
                 f"the deadline {deadline_spec!r}, so it is never sent — move it before the "

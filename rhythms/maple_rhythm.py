@@ -135,7 +135,14 @@ def maple_prompt_spec() -> RhythmSpec:
     )
 
 
-def _after(start: dt.datetime, spec: str) -> dt.datetime:
+def reminder_specs(rhythm: RhythmConfig) -> list[str]:
+    """The reminders' 'DAY HH:MM' times, at most `max_reminders` of them."""
+    specs = [str(s) for s in rhythm.options.get("reminders", [])]
+    max_n = rhythm.options.get("max_reminders")
+    return specs[: int(max_n)] if max_n is not None else specs
+
+
+def next_at(start: dt.datetime, spec: str) -> dt.datetime:
     """The first local time matching 'DAY HH:MM' strictly after `start` (aware local)."""
     weekday, at = parse_day_time(spec)
     days = (weekday - start.weekday()) % 7
@@ -166,7 +173,7 @@ def deadline_at(rhythm: RhythmConfig, week: str, org_zone: str) -> dt.datetime:
     HH:MM', default Monday 12:00) after the week's prompt, both in the org zone. One
     instant for everybody, wherever they are."""
     spec = str(rhythm.options.get("deadline") or DEFAULT_DEADLINE)
-    return _after(prompt_time(rhythm, week, org_zone), spec)
+    return next_at(prompt_time(rhythm, week, org_zone), spec)
 
 
 def due_text(deadline: dt.datetime, zone: str) -> str:
@@ -214,9 +221,7 @@ def _reminders(
     audience: list[Recipient],
     now: dt.datetime,
 ) -> int:
-    specs = [str(s) for s in rhythm.options.get("reminders", [])]
-    max_n = rhythm.options.get("max_reminders")
-    specs = specs[: int(max_n)] if max_n is not None else specs
+    specs = reminder_specs(rhythm)
     if not specs:
         return 0
     by_id = {r.person_id: r for r in audience}
@@ -238,7 +243,7 @@ def _reminders(
         if reply is not None and reply.status == "submitted":
             continue
         prompt = prompt_time(rhythm, week, r.timezone)
-        slots = [_after(prompt, spec) for spec in specs]
+        slots = [next_at(prompt, spec) for spec in specs]
         due = [i for i, at in enumerate(slots) if at <= now]  # and so before the deadline
         if not due:
             continue
